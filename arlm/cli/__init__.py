@@ -1,0 +1,1 @@
+"""The ``arlm`` command: one module per command group, wired in ``main``."""

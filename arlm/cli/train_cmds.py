@@ -1,0 +1,49 @@
+"""``arlm train`` and ``arlm compare``: the ``train`` and ``compare`` flows from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from arlm.cli.pipeline_cmds import add_corpus_options, add_train_options, params_from_args
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("train", help="train one model (Ray Train) on a token dataset",
+                       description="Train KIND[/PRESET] with Ray Train on a token dataset (--dataset-id), "
+                                   "or on a corpus ingested and tokenized first. Logged to MLflow.")
+    p.add_argument("--dataset-id", default=None, help="token dataset id (see `arlm catalog ls`)")
+    p.add_argument("--name", default="arlm-train", help="run name prefix (default %(default)s)")
+    add_corpus_options(p)
+    add_train_options(p)
+    p.set_defaults(func=run_train)
+
+    c = sub.add_parser("compare", help="train several kinds on the same tokens; print a leaderboard",
+                       description="Train each model spec under the same budget on the same token "
+                                   "dataset and rank them by test bits per byte.")
+    c.add_argument("--models", default="ngram,rnn,lstm,gru,lstm-attn,gpt",
+                   help="comma-separated KIND[/PRESET] list (default %(default)s)")
+    c.add_argument("--dataset-id", default=None, help="token dataset id (default: build from --corpus)")
+    c.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
+    add_corpus_options(c)
+    add_train_options(c)
+    c.set_defaults(func=run_compare, model="gpt/tiny")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from flows.params import TrainFlowParams
+    from flows.train import train
+
+    out = train(params_from_args(TrainFlowParams, args))
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from flows.compare import compare
+    from flows.params import CompareParams
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    out = compare(params_from_args(CompareParams, args, models=models))
+    print(json.dumps(out["leaderboard"], indent=2, default=str) if args.json else out["markdown"])
+    return 0

@@ -1,0 +1,82 @@
+"""The typed ingest configuration.
+
+Fields split in two: those that change the produced documents (source spec, cleaning policy,
+split fractions, seed) name the corpus version; those that only change how the work is done
+(workers, Ray address, progress) do not, so tuning parallelism never makes a "new" corpus.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from arlm.errors import ConfigError
+
+# Fields that do not affect the output bytes: excluded from the version hash.
+EXECUTION_FIELDS = frozenset({"workers", "ray_address", "progress"})
+
+
+class IngestConfig(BaseModel):
+    """How to turn a corpus SPEC into a cleaned, split, versioned set of Parquet documents."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    corpus: str = Field(
+        "stdlib-docs",
+        description=("Corpus SPEC: 'stdlib-docs', 'stdlib-code', a text file, a folder, "
+                     "'data.jsonl:text' / 'data.csv:col' / 'data.parquet:col', an http(s) URL "
+                     "(optionally '#sha256=HEX'), or 'hf:NAME_OR_SAVED_DIR[:column]'."),
+    )
+    val_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for validation.")
+    test_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for test.")
+    seed: int = Field(0, description="Salt of the hash that assigns documents to splits.")
+    encoding_errors: Literal["strict", "replace", "skip"] = Field(
+        "replace",
+        description=("Invalid UTF-8: 'strict' fails the ingest naming the file, 'replace' keeps "
+                     "the text with U+FFFD, 'skip' drops the file; each case is counted."),
+    )
+    min_chars: int = Field(1, ge=0, description="Documents shorter than this (after cleaning) are skipped.")
+    max_chars: int = Field(
+        50_000_000, ge=1,
+        description="Documents longer than this (after cleaning) are skipped, before segmenting.",
+    )
+    max_line_chars: int = Field(
+        1_000_000, ge=1,
+        description=("A text file with a line longer than this is skipped as not line-structured "
+                     "text (keeps memory bounded on e.g. a 200 MB single-line file)."),
+    )
+    dedup: bool = Field(True, description="Drop exact duplicate documents (same SHA-256 of text).")
+    segment_chars: int = Field(
+        8192, ge=0,
+        description=("Cut documents longer than this into segments at line boundaries, so one "
+                     "long document still gets val and test parts; 0 disables."),
+    )
+    normalize: Literal["NFC", "none"] = Field("NFC", description="Unicode normalization of the text.")
+    strip_control: bool = Field(True, description="Remove control characters other than tab, newline, CR.")
+    include: tuple[str, ...] = Field((), description="Folder sources: glob(s) of relative paths to keep (default all).")
+    exclude: tuple[str, ...] = Field((), description="Folder sources: glob(s) of relative paths to drop.")
+    follow_symlinks: bool = Field(True, description="Folder sources: follow symlinks (loops are an error).")
+    workers: int | None = Field(
+        None, ge=0,
+        description="Reader processes (None: one per core for large inputs; 0 or 1: in-process). Not hashed.",
+    )
+    ray_address: str | None = Field(
+        None, description="Run the read/clean step as Ray tasks on this cluster ('auto' for a running one). Not hashed.",
+    )
+    progress: bool = Field(False, description="Print files read and MB/s on stderr. Not hashed.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "IngestConfig":
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                f"val_fraction + test_fraction must be < 1 (got {self.val_fraction} + {self.test_fraction})")
+        if self.min_chars > self.max_chars:
+            raise ConfigError(f"min_chars ({self.min_chars}) is larger than max_chars ({self.max_chars})")
+        if not self.corpus.strip():
+            raise ConfigError("corpus spec is empty")
+        return self
+
+    def output_fields(self) -> dict:
+        """The fields that decide the output bytes (hashed into the version id)."""
+        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))

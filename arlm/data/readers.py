@@ -1,0 +1,282 @@
+"""Readers: one work unit in, cleaned documents out (this is what runs in workers).
+
+Imports stay light (stdlib only at module level; pyarrow/datasets inside the readers that need
+them) because every pool worker imports this module at start-up.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import sys
+
+from arlm.data.cleaning import Policy, Tally, clean_document, clean_file_bytes
+from arlm.data.units import FileEntry, FileOutcome, Unit, UnitResult
+from arlm.errors import DataError
+
+READ_CHUNK = 4 << 20
+
+
+def process_unit(unit: Unit, policy: Policy) -> UnitResult:
+    """Read, clean and hash one unit; raises ``DataError`` for input that cannot be used at all."""
+    reader = _READERS.get(unit.kind)
+    if reader is None:  # a planner bug, not a user error
+        raise ValueError(f"unknown unit kind {unit.kind!r}")
+    result = UnitResult()
+    reader(unit, policy, result)
+    return result
+
+
+def _emit(result: UnitResult, uri: str, pieces: list[str], outcome: FileOutcome) -> None:
+    multi = len(pieces) > 1
+    for i, text in enumerate(pieces):
+        data = text.encode("utf-8", errors="surrogatepass")
+        doc_uri = f"{uri}#{i}" if multi else uri
+        result.docs.append((hashlib.sha256(data).hexdigest(), doc_uri, text, len(data)))
+        outcome.n_docs += 1
+
+
+def _read_file_bounded(entry: FileEntry, policy: Policy, tally: Tally) -> bytes | None:
+    """Read a whole file, giving up early (skip, tallied) on a file that cannot be a document.
+
+    Early exits keep a worker's memory bounded: a file larger than 4 bytes per allowed character
+    cannot fit ``max_chars``, and a line longer than ``max_line_chars`` is seen chunk by chunk.
+    """
+    if entry.size > 4 * policy.max_chars:
+        tally.skip(entry.uri, "longer-than-max_chars")
+        return None
+    chunks: list[bytes] = []
+    line_len = 0
+    limit = policy.max_line_chars * 4  # bytes; the exact character check follows on the text
+    try:
+        with open(entry.path, "rb") as f:
+            while block := f.read(READ_CHUNK):
+                if not chunks and b"\x00" in block[:8192]:
+                    tally.skip(entry.uri, "binary")
+                    return None
+                nl = block.rfind(b"\n")
+                if nl < 0:
+                    line_len += len(block)
+                else:
+                    first = block.find(b"\n")
+                    if line_len + first > limit:
+                        line_len = limit + 1
+                    else:
+                        line_len = len(block) - nl - 1
+                if line_len > limit:
+                    tally.skip(entry.uri, "line-longer-than-max_line_chars")
+                    return None
+                chunks.append(block)
+    except FileNotFoundError:
+        raise DataError(f"{entry.path}: file disappeared during ingest") from None
+    except IsADirectoryError:
+        raise DataError(f"{entry.path}: is a folder, expected a file") from None
+    except PermissionError:
+        raise DataError(f"{entry.path}: permission denied") from None
+    except OSError as exc:
+        raise DataError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+    return b"".join(chunks)
+
+
+def _read_text(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    for entry in unit.files:
+        outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+        result.outcomes.append(outcome)
+        result.n_input_bytes += entry.size
+        data = _read_file_bounded(entry, policy, result.tally)
+        if data is None:
+            outcome.reason = _last_reason(result.tally, entry.uri)
+            continue
+        pieces = clean_file_bytes(data, entry.uri, policy, result.tally)
+        if not pieces:
+            outcome.reason = _last_reason(result.tally, entry.uri)
+        _emit(result, entry.uri, pieces, outcome)
+
+
+def _last_reason(tally: Tally, uri: str) -> str:
+    for u, reason in reversed(tally.skipped):
+        if u == uri:
+            return reason
+    return "skipped"
+
+
+def _clean_record(value, uri: str, policy: Policy, result: UnitResult, outcome: FileOutcome) -> None:
+    if value is None:
+        result.tally.skip(uri, "null-text")
+        return
+    if not isinstance(value, str):
+        result.tally.skip(uri, "not-a-string")
+        return
+    pieces = clean_document(value, uri, policy, result.tally)
+    _emit(result, uri, pieces, outcome)
+
+
+def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    (entry,) = unit.files
+    col = unit.column or "text"
+    outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+    result.outcomes.append(outcome)
+    result.n_input_bytes += entry.size
+    with open(entry.path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            if len(raw) > 4 * policy.max_chars:
+                result.tally.skip(f"{entry.uri}:{lineno}", "longer-than-max_chars")
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if policy.encoding_errors == "strict":
+                    raise DataError(f"{entry.path}: line {lineno} is not valid UTF-8 "
+                                    "(encoding_errors=strict)") from None
+                if policy.encoding_errors == "skip":
+                    result.tally.skip(f"{entry.uri}:{lineno}", "invalid-utf8")
+                    continue
+                result.tally.add("utf8:replaced")
+                line = raw.decode("utf-8", errors="replace")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{entry.path}: line {lineno} is not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, "
+                                "expected an object")
+            if col not in record:
+                fields = ", ".join(sorted(record)[:10])
+                raise DataError(f"{entry.path}: line {lineno} has no column {col!r} (fields: {fields})")
+            _clean_record(record[col], f"{entry.uri}:{lineno}", policy, result, outcome)
+    if not outcome.n_docs:
+        outcome.reason = "no-documents"
+
+
+def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    (entry,) = unit.files
+    col = unit.column or "text"
+    outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+    result.outcomes.append(outcome)
+    result.n_input_bytes += entry.size
+    csv.field_size_limit(min(sys.maxsize, 4 * policy.max_chars))
+    errors = "strict" if policy.encoding_errors != "replace" else "replace"
+    try:
+        with open(entry.path, encoding="utf-8-sig", errors=errors, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None:
+                raise DataError(f"{entry.path}: empty CSV file (no header row)")
+            if col not in reader.fieldnames:
+                raise DataError(f"{entry.path}: no column {col!r} in the CSV header "
+                                f"(columns: {', '.join(reader.fieldnames[:10])})")
+            for rowno, row in enumerate(reader, start=2):
+                _clean_record(row[col], f"{entry.uri}:{rowno}", policy, result, outcome)
+    except UnicodeDecodeError as exc:
+        if policy.encoding_errors == "strict":
+            raise DataError(f"{entry.path}: not valid UTF-8 at byte {exc.start} "
+                            "(encoding_errors=strict)") from None
+        result.tally.skip(entry.uri, "invalid-utf8")
+        outcome.reason = "invalid-utf8"
+    except csv.Error as exc:
+        raise DataError(f"{entry.path}: malformed CSV ({exc})") from None
+
+
+def _read_parquet(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    import pyarrow.parquet as pq
+
+    (entry,) = unit.files
+    outcome = FileOutcome(entry.uri)
+    result.outcomes.append(outcome)
+    try:
+        pf = pq.ParquetFile(entry.path)
+        for rg in unit.row_groups:
+            table = pf.read_row_group(rg, columns=[unit.column])
+            result.n_input_bytes += table.nbytes
+            outcome.n_bytes += table.nbytes
+            for i, value in enumerate(table.column(0).to_pylist()):
+                _clean_record(value, f"{entry.uri}:rg{rg}:{i}", policy, result, outcome)
+    except DataError:
+        raise
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataError(f"{entry.path}: cannot read Parquet ({exc})") from None
+
+
+def _docstrings(source: bytes, uri: str) -> str | None:
+    """The module's, classes' and functions' docstrings in source order, blank-line separated."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    parts: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                parts.append((getattr(node, "lineno", 0), doc))  # type: ignore[arg-type]
+    parts.sort(key=lambda p: p[0])  # type: ignore[index]
+    return "\n\n".join(doc for _, doc in parts) + "\n" if parts else ""  # type: ignore[misc]
+
+
+def _read_stdlib(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    for entry in unit.files:
+        outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+        result.outcomes.append(outcome)
+        result.n_input_bytes += entry.size
+        with open(entry.path, "rb") as f:
+            source = f.read()
+        if unit.kind == "stdlib-code":
+            pieces = clean_file_bytes(source, entry.uri, policy, result.tally)
+        else:
+            text = _docstrings(source, entry.uri)
+            if not text:
+                reason = "syntax-error" if text is None else "no-docstring"
+                result.tally.skip(entry.uri, reason)
+                outcome.reason = reason
+                continue
+            pieces = clean_document(text, entry.uri, policy, result.tally)
+        if not pieces:
+            outcome.reason = _last_reason(result.tally, entry.uri)
+        _emit(result, entry.uri, pieces, outcome)
+
+
+def _read_pydoc_topics(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    from pydoc_data.topics import topics
+
+    (entry,) = unit.files
+    outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+    result.outcomes.append(outcome)
+    result.n_input_bytes += entry.size
+    for key in sorted(topics):
+        pieces = clean_document(topics[key], f"{entry.uri}#{key}", policy, result.tally)
+        _emit(result, f"{entry.uri}#{key}", pieces, outcome)
+
+
+def _read_hf(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    from arlm.data.hf import open_dataset
+
+    (entry,) = unit.files
+    outcome = FileOutcome(entry.uri)
+    result.outcomes.append(outcome)
+    ds = open_dataset(unit.dataset_path, unit.dataset_split)
+    start, stop = unit.row_range or (0, len(ds))
+    for i in range(start, stop, 1000):
+        batch = ds[i:min(stop, i + 1000)][unit.column]
+        for j, value in enumerate(batch):
+            if isinstance(value, str):
+                n = len(value.encode("utf-8", errors="surrogatepass"))
+                result.n_input_bytes += n
+                outcome.n_bytes += n
+            _clean_record(value, f"{entry.uri}:{i + j}", policy, result, outcome)
+
+
+_READERS = {
+    "text": _read_text,
+    "jsonl": _read_jsonl,
+    "csv": _read_csv,
+    "parquet": _read_parquet,
+    "stdlib-docs": _read_stdlib,
+    "stdlib-code": _read_stdlib,
+    "pydoc-topics": _read_pydoc_topics,
+    "hf": _read_hf,
+}
+
+__all__ = ["process_unit"]

@@ -1,0 +1,40 @@
+"""Small pieces every neural kind shares: the padded vocabulary and the language-model loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from arlm.errors import ConfigError
+
+VOCAB_MULTIPLE = 64
+
+
+def padded_vocab(vocab_size: int, multiple: int = VOCAB_MULTIPLE) -> int:
+    """Round the embedding/head rows up to ``multiple``: matmuls with a ragged dimension (50257)
+    run markedly slower on GPUs than with a multiple of 64 (50304). The padded rows are never
+    input ids and are sliced off the logits, so they change nothing the caller sees."""
+    if multiple <= 1:
+        return vocab_size
+    return ((vocab_size + multiple - 1) // multiple) * multiple
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy in nats over positions whose target is not -1.
+
+    Computed in float32 even under bf16 autocast (``cross_entropy`` is on autocast's fp32 list,
+    the explicit cast keeps it so when autocast is off and the logits are bf16)."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
+                           ignore_index=-1)
+
+
+def check_positive(kind: str, **fields: float) -> None:
+    """Reject non-positive sizes with a message naming the kind and the field."""
+    for name, value in fields.items():
+        if value is None or value <= 0:
+            raise ConfigError(f"model {kind}: {name} must be > 0, got {value!r}")
+
+
+def check_dropout(kind: str, dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model {kind}: dropout must be in [0, 1), got {dropout!r}")

@@ -1,0 +1,285 @@
+"""The pipeline's stages: each a plain function from a typed config (and its inputs' ids) to a
+versioned artifact, recorded in the catalog.
+
+Stages pass ids, not objects: every input is loaded from the project home by its id, so a stage
+can run in another process (a Prefect task, a worker) and its arguments serialize as JSON. The
+library functions they call write content-addressed, atomically renamed folders and reuse an
+existing one, so calling a stage again with the same inputs does no work. Nothing here imports
+Prefect; ``flows/`` wraps these functions in tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from arlm.errors import ConfigError
+from arlm.home import Home
+from arlm.versioning import content_hash
+
+Progress = Callable[[str], None]
+
+
+def _say(progress: Progress | None, msg: str) -> None:
+    (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
+
+
+def _catalog(home: Home):
+    from arlm.catalog import Catalog
+
+    return Catalog(home.catalog_path)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# ingest -> tokenizer -> token dataset
+# --------------------------------------------------------------------------------------------
+def ingest_stage(cfg, home: Home, progress: Progress | None = None) -> dict[str, Any]:
+    """Corpus SPEC -> corpus version (Parquet in the lake + catalog rows)."""
+    from arlm.data import ingest
+
+    home.ensure()
+    cv = ingest(cfg, home)
+    _catalog(home).record_corpus_version(cv)
+    verb = "unchanged, reusing" if getattr(cv, "reused", False) else "ingested"
+    _say(progress, f"[ingest] {verb} corpus version {cv.id} ({_split_summary(cv.stats)})")
+    return {"corpus_id": cv.id, "path": str(cv.path), "reused": bool(getattr(cv, "reused", False)),
+            "stats": cv.stats}
+
+
+def _split_summary(stats: dict[str, Any]) -> str:
+    splits = stats.get("splits", {}) if isinstance(stats, dict) else {}
+    parts = [f"{name}: {s.get('n_docs', '?')} docs, {s.get('n_bytes', 0) / 1e6:.2f} MB"
+             for name, s in splits.items()]
+    return "; ".join(parts) or "no split stats"
+
+
+def tokenizer_stage(cfg, corpus_id: str, home: Home, progress: Progress | None = None) -> dict[str, Any]:
+    """Corpus version -> tokenizer version (trained on the train split)."""
+    from arlm.data import load_corpus_version
+    from arlm.tokenizers import build_tokenizer
+
+    cv = load_corpus_version(home, corpus_id)
+    art = build_tokenizer(cfg, cv, home.tokenizers)
+    _catalog(home).record_tokenizer(art.id, corpus_id, art.kind, art.vocab_size, art.path, art.meta)
+    verb = "reusing" if getattr(art, "reused", False) else "built"
+    _say(progress, f"[tokenizer] {verb} {art.kind} tokenizer {art.id} (vocab {art.vocab_size})")
+    return {"tokenizer_id": art.id, "path": str(art.path), "vocab_size": art.vocab_size,
+            "reused": bool(getattr(art, "reused", False))}
+
+
+def tokenize_stage(corpus_id: str, tokenizer_id: str, home: Home,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Corpus version + tokenizer -> token dataset (memory-mappable shards + manifest)."""
+    from arlm.data import load_corpus_version
+    from arlm.tokenizers import load_tokenizer_artifact, tokenize
+
+    cv = load_corpus_version(home, corpus_id)
+    art = load_tokenizer_artifact(home.tokenizers / tokenizer_id)
+    ds = tokenize(cv, art, home.tokens)
+    _catalog(home).record_token_dataset(ds.id, tokenizer_id, corpus_id, ds.path, ds.manifest)
+    counts = ", ".join(f"{s}: {ds.n_tokens(s):,}" for s in ds.manifest["splits"])
+    verb = "reusing" if getattr(ds, "reused", False) else "wrote"
+    _say(progress, f"[tokenize] {verb} token dataset {ds.id} (tokens {counts})")
+    return {"dataset_id": ds.id, "path": str(ds.path), "reused": bool(getattr(ds, "reused", False))}
+
+
+# --------------------------------------------------------------------------------------------
+# train -> evaluate -> register
+# --------------------------------------------------------------------------------------------
+def _dataset_lineage(home: Home, dataset_id: str) -> dict[str, str]:
+    from arlm.tokenizers import TokenDataset
+
+    ds = TokenDataset.open(home.tokens / dataset_id)
+    return {"arlm.corpus_version": ds.manifest.get("corpus_id", ""),
+            "arlm.tokenizer_version": ds.manifest.get("tokenizer_id", ""),
+            "arlm.token_dataset_version": dataset_id}
+
+
+def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name: str = "train",
+                progress: Progress | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """Token dataset -> trained model (run folder with checkpoints) + an MLflow run.
+
+    Neural kinds train under Ray Train (``ray_options.num_workers`` DDP workers); kinds trained by
+    counting (n-gram) run the same ``train`` function under Ray with one worker.
+    """
+    from arlm.models.registry import model_class, parse_spec
+    from arlm.tokenizers import TokenDataset
+    from arlm.training.ray_launcher import RayOptions, train_with_ray
+    from arlm.training.tracking import end_run, loss_curve_png, RunLogger, start_run
+
+    ds_path = home.tokens / dataset_id
+    ds = TokenDataset.open(ds_path)
+    kind, _preset = parse_spec(train_cfg.model)
+    if not model_class(kind).trainable and ray_options.num_workers != 1:
+        ray_options = RayOptions(**{**asdict(ray_options), "num_workers": 1})  # counting: one worker
+    ray_options.validate()
+    train_cfg.validate(ds_path, world_size=ray_options.num_workers)  # before any worker starts
+
+    run_id = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}-{content_hash(train_cfg, dataset_id, time.time())[:6]}"
+    out_dir = home.runs / run_id
+    tags = {**_dataset_lineage(home, dataset_id), "arlm.model": train_cfg.model,
+            "arlm.run_id": run_id, "arlm.git_commit": git_commit(),
+            "arlm.num_workers": str(ray_options.num_workers), **(extra_tags or {})}
+    from arlm.training.ray_launcher import config_to_dict
+
+    params = {"train": config_to_dict(train_cfg), "num_workers": ray_options.num_workers,
+              "dataset_id": dataset_id}
+    tracking_uri = home.mlflow_tracking_uri
+    mlflow_run_id = start_run(tracking_uri, run_name=run_id, params=params, tags=tags,
+                              artifact_location=None)
+    _say(progress, f"[train] {train_cfg.model} on {ray_options.num_workers} Ray worker(s); "
+                   f"run {run_id}; MLflow run {mlflow_run_id}")
+    try:
+        launch = train_with_ray(train_cfg, ds_path, out_dir, options=ray_options,
+                                storage_path=home.ray_storage, run_name=run_id,
+                                tracking_uri=tracking_uri, mlflow_run_id=mlflow_run_id)
+    except BaseException:
+        end_run(tracking_uri, mlflow_run_id, status="FAILED")
+        raise
+    res = launch.result
+    logger = RunLogger(tracking_uri, mlflow_run_id)
+    logger.log_metrics({"restarts": launch.restarts, "train_wall_seconds": launch.wall_seconds,
+                        "best_val_loss": res.get("best_val_loss") or float("nan")}, res.get("steps", 0))
+    history = res.get("history") or []
+    if history:
+        png = loss_curve_png(history, out_dir / "loss_curve.png", title=f"{train_cfg.model} ({run_id})")
+        logger.log_artifact(png)
+    model_dir = Path(res.get("best_checkpoint") or res.get("latest_checkpoint") or out_dir / "checkpoints" / "latest")
+    summary = {"run_id": run_id, "out_dir": str(out_dir), "mlflow_run_id": mlflow_run_id,
+               "model_dir": str(model_dir), "dataset_id": dataset_id, "model": train_cfg.model,
+               "restarts": launch.restarts, "wall_seconds": launch.wall_seconds,
+               "steps": res.get("steps"), "tokens": res.get("tokens"),
+               "final_train_loss": res.get("final_train_loss"), "best_val_loss": res.get("best_val_loss"),
+               "first_train_loss": history[0].get("train_loss") if history else None,
+               "tokens_per_second": res.get("tokens_per_second")}
+    from arlm.versioning import atomic_write_json
+
+    atomic_write_json(out_dir / "summary.json", summary)
+    _catalog(home).record_run(run_id, dataset_id, train_cfg.model, params,
+                              {k: v for k, v in summary.items() if isinstance(v, (int, float))},
+                              mlflow_run_id)
+    _say(progress, f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s, "
+                   f"best val loss {summary['best_val_loss']}, restarts {launch.restarts}")
+    return summary
+
+
+def split_bytes(home: Home, corpus_id: str, split: str) -> bytes:
+    """The UTF-8 bytes of a split's documents, concatenated (the compressors' input)."""
+    from arlm.data import iter_texts, load_corpus_version
+
+    cv = load_corpus_version(home, corpus_id)
+    return b"".join(t.encode("utf-8") for batch in iter_texts(cv, split) for t in batch)
+
+
+def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = "test",
+                   mlflow_run_id: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """A model on a token dataset split: loss, perplexity, bits per byte, accuracy, and baselines
+    (unigram model of the same tokens, gzip/bzip2/xz of the same bytes)."""
+    from arlm.evaluation import compression_baselines, evaluate_tokens, unigram_bits_per_byte
+    from arlm.models import load_model
+    from arlm.tokenizers import TokenDataset
+
+    ds = TokenDataset.open(home.tokens / dataset_id)
+    if split not in ds.manifest["splits"] or ds.n_tokens(split) < 2:
+        raise ConfigError(f"token dataset {dataset_id} has no usable '{split}' split")
+    model = load_model(Path(model_dir))
+    tokens = ds.tokens(split)
+    n_bytes = ds.n_bytes(split)
+    metrics = evaluate_tokens(model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16)
+    metrics["num_params"] = model.num_params()
+    metrics["unigram_bits_per_byte"] = unigram_bits_per_byte(ds.tokens("train"), tokens, ds.vocab_size, n_bytes)
+    raw = split_bytes(home, ds.manifest["corpus_id"], split)
+    for name, bpb in compression_baselines(raw).items():
+        metrics[f"{name}_bits_per_byte"] = bpb
+    metrics = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in metrics.items()}
+    if mlflow_run_id:
+        from arlm.training.tracking import RunLogger
+
+        RunLogger(home.mlflow_tracking_uri, mlflow_run_id).log_metrics(
+            {f"{split}_{k}": v for k, v in metrics.items()})
+    _catalog(home).record_evaluation(model_dir=str(model_dir), dataset_id=dataset_id, split=split,
+                                     metrics=metrics, mlflow_run_id=mlflow_run_id)
+    _say(progress, "[evaluate] " + format_evaluation(metrics, split))
+    return metrics
+
+
+def format_evaluation(m: dict[str, Any], split: str = "test") -> str:
+    return (f"{split}: loss {m['loss']:.3f} nats/token, perplexity {m['perplexity']:.1f}, "
+            f"{m['bits_per_byte']:.3f} bits/byte (unigram {m['unigram_bits_per_byte']:.3f}, "
+            f"gzip {m['gzip_bits_per_byte']:.3f}, bzip2 {m['bzip2_bits_per_byte']:.3f}, "
+            f"xz {m['xz_bits_per_byte']:.3f}), accuracy {m['accuracy']:.3f}")
+
+
+def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model_name: str,
+                   home: Home, *, split: str = "test", progress: Progress | None = None) -> dict[str, Any]:
+    """Log the trained model as an MLflow pyfunc (from code) in its training run, register it as
+    ``challenger``, and promote it to ``champion`` if it beats the current one (the gate)."""
+    from arlm.registry import log_model, register_with_gate
+    from arlm.tokenizers import TokenDataset
+    from arlm.training.tracking import end_run
+
+    ds = TokenDataset.open(home.tokens / train_summary["dataset_id"])
+    lineage = _dataset_lineage(home, train_summary["dataset_id"])
+    tokenizer_dir = home.tokenizers / lineage["arlm.tokenizer_version"]
+    tags = {**lineage, "arlm.git_commit": git_commit(), "arlm.run_id": train_summary["run_id"],
+            "arlm.token_dataset_path": str(ds.path), "arlm.model": train_summary["model"],
+            **{f"metric.{split}_{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}}
+    info = log_model(Path(train_summary["model_dir"]), tokenizer_dir, run_id=train_summary["mlflow_run_id"],
+                     name=model_name, metrics={f"{split}_{k}": v for k, v in metrics.items()},
+                     tags=tags, tracking_uri=home.mlflow_tracking_uri,
+                     description=None)
+    test_split_id = f"{lineage['arlm.token_dataset_version']}:{split}"
+    decision = register_with_gate(info.model_uri, model_name, metrics["bits_per_byte"], test_split_id,
+                                  tracking_uri=home.mlflow_tracking_uri, tags=tags)
+    end_run(home.mlflow_tracking_uri, train_summary["mlflow_run_id"])
+    _catalog(home).record_model(model_name, int(decision.version), train_summary["run_id"],
+                                f"models:/{model_name}/{decision.version}",
+                                {k: v for k, v in metrics.items() if isinstance(v, float)})
+    _say(progress, f"[register] {decision.summary()}")
+    return {"name": model_name, "version": int(decision.version), "promoted": bool(decision.promoted),
+            "uri": f"models:/{model_name}@champion" if decision.promoted else f"models:/{model_name}/{decision.version}",
+            "decision_markdown": decision.markdown()}
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by flows and the CLI
+# --------------------------------------------------------------------------------------------
+def make_train_config(model: str, *, max_seconds: float | None = None, max_steps: int | None = None,
+                      batch_size: int | None = None, block_size: int | None = None,
+                      learning_rate: float | None = None, seed: int = 0, **extra: Any):
+    """A ``TrainConfig`` from the user-facing knobs; ``None`` keeps the loop's / preset's default."""
+    from arlm.training import TrainConfig
+
+    given = {"model": model, "max_seconds": max_seconds, "max_steps": max_steps,
+             "batch_size": batch_size, "block_size": block_size, "lr": learning_rate, "seed": seed, **extra}
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None}).validate()
+
+
+def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: str,
+                      max_new_tokens: int = 40, seed: int = 0) -> str:
+    """A short greedy continuation, for the end-of-pipeline report."""
+    from arlm.generation import GenerationConfig, generate
+    from arlm.models import load_model
+    from arlm.tokenizers import load_tokenizer
+
+    model = load_model(Path(model_dir))
+    tok = load_tokenizer(Path(tokenizer_dir))
+    ids = tok.encode(prompt)
+    limit = model.max_context
+    n = max_new_tokens if limit is None else max(1, min(max_new_tokens, limit - len(ids)))
+    out = generate(model, [ids], GenerationConfig(max_new_tokens=n, temperature=0.0, seed=seed))
+    return tok.decode(out[0])

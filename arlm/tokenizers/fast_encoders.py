@@ -1,0 +1,128 @@
+"""Encoders that give the HF tokenizer's ids faster, chosen from what tokenizer.json says.
+
+* ``TiktokenEncoder``: a tiktoken ``Encoding`` built from a byte-level BPE's vocabulary, rank =
+  id. It matches HF exactly when the tokenizer is what ``kinds.train_bpe`` writes (GPT-2 regex,
+  no normalizer, all 256 bytes, ``ignore_merges``): HF's merge order and tiktoken's lowest-rank
+  rule coincide for a vocabulary learned by BPE training, and ``ignore_merges`` is tiktoken's
+  whole-piece lookup. ``tests/tokenizers`` checks the ids on arbitrary Unicode. tiktoken releases
+  the GIL, so threads encode in parallel.
+* ``ByteTableEncoder``: byte tokenizers (no merges): a 256-entry lookup table over the UTF-8 bytes.
+* ``HFEncoder``: anything else (the char kind, foreign tokenizer.json files).
+
+Special-token text: every encoder treats the strings ``<|endoftext|>`` / ``<|pad|>`` inside text
+as ordinary text (HF ``encode_special_tokens=True``; tiktoken's ordinary encoding), so a corpus
+that quotes them never injects document boundaries. Specials enter token streams only where the
+code puts them (one ``<|endoftext|>`` after each document).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from arlm.tokenizers.byte_level import token_to_bytes, unicode_to_bytes
+
+# HF ByteLevel's regex (use_regex=True), in tiktoken's syntax.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def encode_numpy(self, text: str) -> np.ndarray:
+        """Ids of one text as a uint32 array (no per-token Python objects)."""
+        ...
+
+
+class HFEncoder:
+    """The reference: the HF tokenizer itself, specials in text treated as text."""
+
+    name = "hf"
+
+    def __init__(self, hf: Any) -> None:
+        self.hf = hf
+
+    def encode(self, text: str) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def encode_numpy(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.uint32)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
+
+
+class TiktokenEncoder:
+    name = "tiktoken"
+
+    def __init__(self, ranks: dict[bytes, int], specials: dict[str, int], pattern: str = GPT2_PATTERN) -> None:
+        import tiktoken
+
+        self.enc = tiktoken.Encoding("arlm-bpe", pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
+
+    def encode(self, text: str) -> list[int]:
+        return self.enc.encode_ordinary(text)
+
+    def encode_numpy(self, text: str) -> np.ndarray:
+        # allowed_special empty: special strings are ordinary text, same ids as encode_ordinary.
+        return self.enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
+
+
+class ByteTableEncoder:
+    name = "bytes"
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table  # uint32[256]: id of each byte
+
+    def encode(self, text: str) -> list[int]:
+        return self.encode_numpy(text).tolist()
+
+    def encode_numpy(self, text: str) -> np.ndarray:
+        return self.table[np.frombuffer(text.encode("utf-8"), dtype=np.uint8)]
+
+
+def _byte_level_parts(spec: dict) -> tuple[dict, dict, bool] | None:
+    """(vocab, model, use_regex) if ``spec`` is a plain byte-level BPE that tiktoken can express."""
+    model = spec.get("model") or {}
+    pre = spec.get("pre_tokenizer") or {}
+    if model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or pre.get("add_prefix_space"):
+        return None
+    if spec.get("normalizer") is not None or model.get("byte_fallback") or model.get("dropout"):
+        return None
+    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+        return None
+    vocab = model.get("vocab") or {}
+    table = unicode_to_bytes()
+    if not all(c in vocab for c in table):  # some byte would be unencodable
+        return None
+    return vocab, model, bool(pre.get("use_regex", True))
+
+
+def select_encoder(hf: Any) -> Encoder:
+    """The fastest encoder that gives ``hf``'s ids for this tokenizer.json."""
+    spec = json.loads(hf.to_str())
+    parts = _byte_level_parts(spec)
+    if parts is None:
+        return HFEncoder(hf)
+    vocab, model, use_regex = parts
+    added = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
+    plain = {tok: i for tok, i in vocab.items() if tok not in added}
+    if not model.get("merges"):
+        table = np.zeros(256, dtype=np.uint32)
+        for tok, i in plain.items():
+            if len(tok) == 1:
+                table[unicode_to_bytes()[tok]] = i
+        return ByteTableEncoder(table)
+    if not use_regex or not model.get("ignore_merges"):
+        return HFEncoder(hf)
+    try:
+        ranks = {token_to_bytes(tok): i for tok, i in plain.items()}
+    except KeyError:  # a token outside the byte-level alphabet
+        return HFEncoder(hf)
+    if len(ranks) != len(plain):
+        return HFEncoder(hf)
+    return TiktokenEncoder(ranks, added)

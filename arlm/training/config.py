@@ -1,0 +1,214 @@
+"""``TrainConfig``: everything one training run needs besides its data and output folder.
+
+A frozen dataclass so a config is hashable into a run id and can be shipped to Ray workers as is.
+``validate()`` rejects configs that cannot work (bad model options, negative rates, no budget, a
+context longer than the data) before any worker starts, each with a one-line message naming the
+option.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arlm.errors import ConfigError
+
+DTYPES = ("auto", "float32", "bfloat16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters and budgets of one run.
+
+    model: ``KIND[/PRESET]`` (see ``arlm.models.list_kinds``); ``model_overrides`` replaces config
+    fields of the preset (``{"dropout": 0.0}``).
+    batch_size: sequences per optimizer step, the GLOBAL batch: split evenly across data-parallel
+    ranks and then into ``grad_accum`` micro-batches (so it must divide by ranks x grad_accum).
+    block_size: context length; None keeps the preset's.
+    Budgets: training stops at the first reached of ``max_steps`` (optimizer steps),
+    ``max_tokens`` (global tokens) and ``max_seconds`` (wall time of the training loop, summed over
+    restarts); at least one must be set. The cosine schedule spans max_steps (or the steps
+    max_tokens implies); with only a time budget it follows the fraction of time used instead.
+    eval_interval: evaluate ``eval_batches`` validation batches every so many steps (and at the
+    end); ``early_stop_patience`` evaluations without a new best stop the run (None: never).
+    checkpoint_interval: write ``checkpoints/latest`` every so many steps (and at the end);
+    ``checkpoints/best`` is written whenever validation improves.
+    device: "auto" (cuda when available), "cpu", "cuda". dtype: "auto" (bfloat16 autocast on
+    CUDA, float32 elsewhere), "float32", "bfloat16" (autocast; works on CPU too).
+    compile: "auto" (torch.compile on CUDA only), True, False.
+    log_interval: steps between train-loss readings (the only host-device syncs of the loop).
+    """
+
+    model: str = "gpt/tiny"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 32
+    block_size: int | None = None
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float | None = 1.0
+    grad_accum: int = 1
+    max_steps: int | None = None
+    max_tokens: int | None = None
+    max_seconds: float | None = None
+    eval_interval: int = 250
+    eval_batches: int = 20
+    early_stop_patience: int | None = None
+    checkpoint_interval: int = 500
+    seed: int = 1337
+    device: str = "auto"
+    dtype: str = "auto"
+    compile: bool | str = "auto"
+    log_interval: int = 10
+
+    def __hash__(self) -> int:  # model_overrides is a dict: hash the canonical form
+        from arlm.versioning import canonical_json
+
+        return hash(canonical_json(self.to_dict()))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"train config: unknown option(s) {', '.join(unknown)}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def kind(self) -> str:
+        from arlm.models.registry import parse_spec
+
+        return parse_spec(self.model)[0]
+
+    # -- validation --------------------------------------------------------------------------
+    def validate(self, token_dataset_path: str | os.PathLike | None = None,
+                 world_size: int = 1) -> "TrainConfig":
+        """Raise ``ConfigError`` for a config that cannot work; returns self.
+
+        With ``token_dataset_path`` it also checks the model against the data (vocabulary size,
+        a context that fits in the train and validation splits)."""
+        self._check_numbers(world_size)
+        vocab_size = 256
+        if token_dataset_path is not None:
+            from arlm.training.sampler import open_token_data
+
+            data = open_token_data(token_dataset_path)
+            vocab_size = data.vocab_size
+        model_cls, model_cfg = self.model_config(vocab_size)
+        if token_dataset_path is not None and model_cls.trainable:
+            for split in ("train", "val"):
+                longest = data.longest_shard(split)
+                if longest <= model_cfg.block_size:
+                    raise ConfigError(
+                        f"train config: block_size {model_cfg.block_size} needs more tokens than the "
+                        f"{split!r} split of {token_dataset_path} has in one shard ({longest}); "
+                        "use a smaller --block-size or more data")
+        return self
+
+    def model_config(self, vocab_size: int):
+        """(model class, validated model config) for a vocabulary; no weights are allocated."""
+        from arlm.models.registry import resolve_config
+
+        if not isinstance(self.model_overrides, dict):
+            raise ConfigError("train config: model_overrides must be a dict of model config fields")
+        return resolve_config(self.model, vocab_size, self.block_size, **self.model_overrides)
+
+    def _check_numbers(self, world_size: int) -> None:
+        def positive(name: str, value: Any, integer: bool = True) -> None:
+            ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+            if not ok or isinstance(value, bool) or value <= 0 or (not integer and not math.isfinite(value)):
+                raise ConfigError(f"train config: {name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+        for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches",
+                     "checkpoint_interval", "log_interval"):
+            positive(name, getattr(self, name))
+        if self.block_size is not None:
+            positive("block_size", self.block_size)
+        positive("lr", self.lr, integer=False)
+        if not isinstance(self.min_lr, (int, float)) or not 0 <= self.min_lr <= self.lr:
+            raise ConfigError(f"train config: min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ConfigError(f"train config: warmup_steps must be >= 0, got {self.warmup_steps!r}")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise ConfigError(f"train config: weight_decay must be >= 0, got {self.weight_decay!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"train config: betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.grad_clip is not None:
+            positive("grad_clip", self.grad_clip, integer=False)
+        if self.early_stop_patience is not None:
+            positive("early_stop_patience", self.early_stop_patience)
+        budgets = {"max_steps": self.max_steps, "max_tokens": self.max_tokens, "max_seconds": self.max_seconds}
+        if all(v is None for v in budgets.values()):
+            raise ConfigError("train config: set a budget: max_steps, max_tokens or max_seconds")
+        for name, value in budgets.items():
+            if value is not None:
+                positive(name, value, integer=name != "max_seconds")
+        if self.device not in DEVICES:
+            raise ConfigError(f"train config: device must be one of {DEVICES}, got {self.device!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"train config: dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.compile not in ("auto", True, False):
+            raise ConfigError(f"train config: compile must be 'auto', true or false, got {self.compile!r}")
+        if not isinstance(self.seed, int):
+            raise ConfigError(f"train config: seed must be an integer, got {self.seed!r}")
+        if self.batch_size % (world_size * self.grad_accum):
+            raise ConfigError(f"train config: batch_size {self.batch_size} must be divisible by "
+                              f"workers x grad_accum = {world_size} x {self.grad_accum}")
+
+    # -- derived -----------------------------------------------------------------------------
+    def tokens_per_step(self, block_size: int) -> int:
+        return self.batch_size * block_size
+
+    def total_steps(self, block_size: int) -> int | None:
+        """Steps the step/token budgets allow (None under a time budget alone)."""
+        limits = []
+        if self.max_steps is not None:
+            limits.append(self.max_steps)
+        if self.max_tokens is not None:
+            limits.append(max(1, math.ceil(self.max_tokens / self.tokens_per_step(block_size))))
+        return min(limits) if limits else None
+
+
+def resolve_device(cfg: TrainConfig):
+    import torch
+
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train config: device 'cuda' asked for but no CUDA device is available")
+    return torch.device(cfg.device)
+
+
+def resolve_dtype(cfg: TrainConfig, device) -> Any:
+    """The autocast dtype, or None for plain float32."""
+    import torch
+
+    if cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def resolve_compile(cfg: TrainConfig, device) -> bool:
+    return device.type == "cuda" if cfg.compile == "auto" else bool(cfg.compile)
+
+
+def as_path(p: str | os.PathLike) -> Path:
+    return Path(p).expanduser().resolve()

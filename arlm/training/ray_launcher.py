@@ -1,0 +1,201 @@
+"""Ray Train launches the one training loop on N workers: the only module that imports Ray.
+
+``TorchTrainer`` starts the workers and their torch process group (gloo on CPU, NCCL on GPU);
+each worker runs :func:`arlm.training.train`, which sees the process group and wraps the model in
+DDP with a rank-disjoint sampler. The loop writes checkpoints into the run folder; rank 0 also
+reports them to Ray so that, on a cluster without a shared file system, a restarted worker group
+restores from Ray's storage. ``FailureConfig(max_failures)`` restarts the group when a worker dies,
+and the loop resumes from its latest checkpoint. Rank 0 logs to MLflow (run created by the driver).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arlm.errors import ConfigError
+from arlm.versioning import atomic_write_json, read_json
+
+RESULT_FILE = "result.json"
+ATTEMPTS_FILE = "attempts.log"
+
+RAY_ENV_DEFAULTS = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",  # local dev default; a cluster sets its own, on every process
+    "RAY_TRAIN_V2_ENABLED": "1",
+}
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    num_workers: int = 1
+    use_gpu: bool | None = None  # None: use GPUs when the cluster has them
+    address: str | None = None  # None: a local Ray is started (or reused)
+    max_failures: int = 2
+    storage_path: str | None = None  # None: <home>/ray; give shared storage on a cluster
+    cpus_per_worker: float | None = None  # None: the local cores split evenly
+
+    def validate(self) -> None:
+        if self.num_workers < 1:
+            raise ConfigError(f"--workers must be >= 1 (got {self.num_workers})")
+        if self.max_failures < -1:
+            raise ConfigError(f"max_failures must be >= -1 (got {self.max_failures})")
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    if hasattr(cfg, "to_dict"):
+        return cfg.to_dict()
+    if hasattr(cfg, "model_dump"):
+        return cfg.model_dump()
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.asdict(cfg)
+    raise TypeError(f"unsupported config type {type(cfg).__name__}")
+
+
+def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` or start a quiet local Ray (dashboard off)."""
+    import ray
+
+    for k, v in RAY_ENV_DEFAULTS.items():
+        os.environ.setdefault(k, v)
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    # Workers must import arlm: it is installed in the venv locally; on a cluster install it there.
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **kwargs)
+
+
+def _gpu_available(address: str | None) -> bool:
+    import ray
+
+    return float(ray.cluster_resources().get("GPU", 0)) > 0
+
+
+def _worker_loop(config: dict[str, Any]) -> None:
+    """Runs on every Ray Train worker."""
+    import ray.train
+    import torch
+
+    from arlm.training import TrainConfig, train
+
+    ctx = ray.train.get_context()
+    rank = ctx.get_world_rank()
+    threads = int(config.get("threads") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    out_dir = Path(config["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    latest = out_dir / "checkpoints" / "latest"
+
+    # A worker group restarted after a failure: if the run folder is not shared with the node
+    # that wrote the checkpoint, restore it from Ray's storage.
+    ray_ckpt = ray.train.get_checkpoint()
+    if ray_ckpt is not None and not latest.exists():
+        with ray_ckpt.as_directory() as d:
+            tmp = latest.with_name(f"latest.tmp-{uuid.uuid4().hex[:8]}")
+            shutil.copytree(d, tmp)
+            os.replace(tmp, latest)
+    if rank == 0:
+        with open(out_dir / ATTEMPTS_FILE, "a") as f:
+            f.write(f"{time.time():.3f} pid={os.getpid()} restored={ray_ckpt is not None}\n")
+
+    logger = None
+    if rank == 0 and config.get("mlflow_run_id"):
+        from arlm.training.tracking import RunLogger
+
+        logger = RunLogger(config["tracking_uri"], config["mlflow_run_id"])
+        logger.start_system_metrics()
+
+    def reporter(metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
+        step = int(metrics.get("step", 0))
+        if logger is not None:
+            logger.log_metrics({k: v for k, v in metrics.items() if k not in ("step", "kind")}, step)
+        if metrics.get("kind") == "log":
+            return  # per-step numbers go to MLflow only; Ray gets eval/checkpoint reports
+        clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+        ckpt = None
+        if rank == 0 and checkpoint_dir is not None and Path(checkpoint_dir).exists():
+            ckpt = ray.train.Checkpoint.from_directory(str(checkpoint_dir))
+        ray.train.report(clean, checkpoint=ckpt)
+
+    cfg = TrainConfig.from_dict(config["train"])
+    try:
+        result = train(cfg, Path(config["dataset_path"]), out_dir, reporter=reporter, resume=True)
+    finally:
+        if logger is not None:
+            logger.stop_system_metrics()
+    if rank == 0:
+        atomic_write_json(out_dir / RESULT_FILE, config_to_dict(result) if not isinstance(result, dict) else result)
+
+
+@dataclass
+class LaunchResult:
+    out_dir: Path
+    result: dict[str, Any]  # the loop's TrainResult as a dict
+    restarts: int
+    wall_seconds: float
+    ray_storage: str
+
+
+def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options: RayOptions,
+                   storage_path: Path, run_name: str, tracking_uri: str | None = None,
+                   mlflow_run_id: str | None = None) -> LaunchResult:
+    """Run the training loop under Ray Train's ``TorchTrainer`` and return the rank-0 result."""
+    options.validate()
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    ensure_ray(options.address)
+    import ray
+
+    use_gpu = _gpu_available(options.address) if options.use_gpu is None else options.use_gpu
+    cpus = options.cpus_per_worker
+    if cpus is None:
+        total = float(ray.available_resources().get("CPU", 1.0))
+        cpus = max(1.0, (total // options.num_workers)) if options.address is None else 1.0
+    resources = {"CPU": cpus}
+    if use_gpu:
+        resources["GPU"] = 1
+    storage = options.storage_path or str(storage_path)
+    Path(storage).mkdir(parents=True, exist_ok=True) if "://" not in storage else None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={
+            "train": config_to_dict(train_cfg),
+            "dataset_path": str(dataset_path),
+            "out_dir": str(out_dir),
+            "threads": int(cpus),
+            "tracking_uri": tracking_uri,
+            "mlflow_run_id": mlflow_run_id,
+        },
+        scaling_config=ScalingConfig(num_workers=options.num_workers, use_gpu=use_gpu,
+                                     resources_per_worker=resources),
+        run_config=RunConfig(
+            # A unique name: a reused name would resume the old run (see docs/stack.md).
+            name=f"{run_name}-{uuid.uuid4().hex[:6]}",
+            storage_path=storage,
+            failure_config=FailureConfig(max_failures=options.max_failures),
+        ),
+    )
+    t0 = time.time()
+    trainer.fit()
+    wall = time.time() - t0
+    result_file = out_dir / RESULT_FILE
+    if not result_file.exists():
+        raise RuntimeError(f"training finished without a result file at {result_file}")
+    attempts = (out_dir / ATTEMPTS_FILE).read_text().splitlines() if (out_dir / ATTEMPTS_FILE).exists() else []
+    return LaunchResult(out_dir=out_dir, result=read_json(result_file),
+                        restarts=max(0, len(attempts) - 1), wall_seconds=wall, ray_storage=storage)

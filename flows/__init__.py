@@ -1,0 +1,1 @@
+"""Prefect flows: thin wiring of ``arlm.stages``. Each flow takes one typed parameter model."""

@@ -1,0 +1,20 @@
+"""The ingest stage as a flow: corpus SPEC -> versioned Parquet + catalog rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.params import IngestParams
+from flows.runs import run_name_from
+from flows.tasks import ingest_task
+
+
+@flow(name="ingest", flow_run_name=run_name_from("ingest", "corpus"),
+      description="Ingest a corpus SPEC into a versioned Parquet corpus recorded in the DuckDB catalog.")
+def ingest(params: IngestParams = IngestParams()) -> dict[str, Any]:
+    from arlm.data import IngestConfig
+
+    return ingest_task(IngestConfig(corpus=params.corpus, val_fraction=params.val_fraction,
+                                    test_fraction=params.test_fraction), params.home)

@@ -1,0 +1,23 @@
+"""Readable flow-run names built from the run's parameters."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+
+def run_name_from(prefix: str, *fields: str) -> Callable[[], str]:
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        params = flow_run.parameters.get("params") or {}
+        get = params.get if isinstance(params, dict) else (lambda k, d=None: getattr(params, k, d))
+        bits = []
+        for f in fields:
+            v = get(f)
+            if v:
+                v = str(v).rstrip("/").split("/")[-1] if f == "corpus" else str(v)
+                bits.append(re.sub(r"[^A-Za-z0-9_.-]+", "-", v)[:40])
+        return "-".join([prefix, *bits])
+
+    return name
