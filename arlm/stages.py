@@ -85,10 +85,10 @@ def tokenize_stage(corpus_id: str, tokenizer_id: str, home: Home,
                    progress: Progress | None = None) -> dict[str, Any]:
     """Corpus version + tokenizer -> token dataset (memory-mappable shards + manifest)."""
     from arlm.data import load_corpus_version
-    from arlm.tokenizers import load_tokenizer_artifact, tokenize
+    from arlm.tokenizers import TokenizerArtifact, tokenize
 
     cv = load_corpus_version(home, corpus_id)
-    art = load_tokenizer_artifact(home.tokenizers / tokenizer_id)
+    art = TokenizerArtifact.open(home.tokenizers / tokenizer_id)
     ds = tokenize(cv, art, home.tokens)
     _catalog(home).record_token_dataset(ds.id, tokenizer_id, corpus_id, ds.path, ds.manifest)
     counts = ", ".join(f"{s}: {ds.n_tokens(s):,}" for s in ds.manifest["splits"])
@@ -155,6 +155,7 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
     logger.log_metrics({"restarts": launch.restarts, "train_wall_seconds": launch.wall_seconds,
                         "best_val_loss": res.get("best_val_loss") or float("nan")}, res.get("steps", 0))
     history = res.get("history") or []
+    train_losses = [h["train_loss"] for h in history if h.get("train_loss") is not None]
     if history:
         png = loss_curve_png(history, out_dir / "loss_curve.png", title=f"{train_cfg.model} ({run_id})")
         logger.log_artifact(png)
@@ -163,9 +164,11 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
                "model_dir": str(model_dir), "dataset_id": dataset_id, "model": train_cfg.model,
                "restarts": launch.restarts, "wall_seconds": launch.wall_seconds,
                "steps": res.get("steps"), "tokens": res.get("tokens"),
-               "final_train_loss": res.get("final_train_loss"), "best_val_loss": res.get("best_val_loss"),
-               "first_train_loss": history[0].get("train_loss") if history else None,
-               "tokens_per_second": res.get("tokens_per_second")}
+               "first_train_loss": train_losses[0] if train_losses else None,
+               "final_train_loss": train_losses[-1] if train_losses else None,
+               "best_val_loss": res.get("best_val_loss"), "num_params": res.get("num_params"),
+               "tokens_per_second": (res.get("tokens") or 0) / max(res.get("elapsed_s") or 0.0, 1e-9),
+               "stopped_by": res.get("stopped_by")}
     from arlm.versioning import atomic_write_json
 
     atomic_write_json(out_dir / "summary.json", summary)
@@ -175,14 +178,6 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
     _say(progress, f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s, "
                    f"best val loss {summary['best_val_loss']}, restarts {launch.restarts}")
     return summary
-
-
-def split_bytes(home: Home, corpus_id: str, split: str) -> bytes:
-    """The UTF-8 bytes of a split's documents, concatenated (the compressors' input)."""
-    from arlm.data import iter_texts, load_corpus_version
-
-    cv = load_corpus_version(home, corpus_id)
-    return b"".join(t.encode("utf-8") for batch in iter_texts(cv, split) for t in batch)
 
 
 def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = "test",
@@ -202,7 +197,9 @@ def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = 
     metrics = evaluate_tokens(model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16)
     metrics["num_params"] = model.num_params()
     metrics["unigram_bits_per_byte"] = unigram_bits_per_byte(ds.tokens("train"), tokens, ds.vocab_size, n_bytes)
-    raw = split_bytes(home, ds.manifest["corpus_id"], split)
+    from arlm.data import load_corpus_version, split_bytes
+
+    raw = split_bytes(load_corpus_version(home, ds.manifest["corpus_id"]), split)
     for name, bpb in compression_baselines(raw).items():
         metrics[f"{name}_bits_per_byte"] = bpb
     metrics = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in metrics.items()}

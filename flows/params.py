@@ -39,6 +39,7 @@ class TrainParams(_Params):
     learning_rate: float | None = Field(None, gt=0, description="Peak learning rate (None: preset default).")
     seed: int = Field(0, description="Seed of initialisation and data order.")
     max_failures: int = Field(2, ge=-1, description="Worker-group restarts Ray Train may do (-1: unlimited).")
+    spread: bool = Field(False, description="Place workers on different Ray nodes (SPREAD) instead of packing them.")
 
 
 class PipelineParams(TrainParams):

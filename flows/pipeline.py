@@ -18,7 +18,8 @@ SAMPLE_PROMPT = "Return the"
 def ray_options_from(p) -> Any:
     from arlm.training.ray_launcher import RayOptions
 
-    return RayOptions(num_workers=p.workers, address=p.ray_address, max_failures=p.max_failures)
+    return RayOptions(num_workers=p.workers, address=p.ray_address, max_failures=p.max_failures,
+                      placement_strategy="SPREAD" if p.spread else "PACK")
 
 
 def train_config_from(p) -> Any:

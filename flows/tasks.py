@@ -105,10 +105,11 @@ def transient_only(task, task_run, state) -> bool:
 @task(name="ingest", cache_key_fn=_ingest_key, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=transient_only, **_cached)
 def ingest_task(cfg, home_root: str | None = None) -> dict[str, Any]:
-    from arlm.data import ingest_report_markdown
+    from arlm.data import load_corpus_version, report_markdown
 
-    out = stages.ingest_stage(cfg, home_of(home_root), progress=_logger_progress())
-    create_markdown_artifact(ingest_report_markdown(out["stats"]), key="data-report",
+    home = home_of(home_root)
+    out = stages.ingest_stage(cfg, home, progress=_logger_progress())
+    create_markdown_artifact(report_markdown(load_corpus_version(home, out["corpus_id"])), key="data-report",
                              description=f"Corpus version {out['corpus_id']}")
     return out
 

@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     up.set_defaults(func=cmd_up)
 
     down = isub.add_parser("down", help="stop what `arlm infra up` started (by recorded pid)")
-    down.add_argument("--timeout", type=float, default=30.0, help="seconds between SIGTERM and SIGKILL")
+    down.add_argument("--timeout", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     down.set_defaults(func=cmd_down)
 
     status = isub.add_parser("status", help="each service: pid, alive, healthy, URL, log")

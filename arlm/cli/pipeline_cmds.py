@@ -23,6 +23,8 @@ def add_train_options(p: argparse.ArgumentParser, *, model_default: str = "gpt/t
     p.add_argument("--lr", dest="learning_rate", type=float, default=None, help="peak learning rate")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-failures", type=int, default=2, help="worker-group restarts allowed (default 2)")
+    p.add_argument("--spread", action="store_true",
+                   help="place Ray workers on different nodes (placement strategy SPREAD)")
 
 
 def add_corpus_options(p: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from arlm.data.parallel import choose_backend, map_units
 from arlm.data.report import build_report
 from arlm.data.sources import SourcePlan, plan_source
 from arlm.data.splits import Splitter
+from arlm.data.units import FileOutcome
 from arlm.errors import DataError
 from arlm.versioning import TMP_MARK, atomic_dir, atomic_write_json, content_hash
 
@@ -74,7 +75,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     splitter = Splitter(cfg.val_fraction, cfg.test_fraction, cfg.seed)
     tally = Tally()
     seen: set[bytes] = set()
-    outcomes = []
+    outcomes: dict[str, FileOutcome] = {}  # by uri: row-group / row-range units share a file
     n_dupes = 0
     backend, n_workers = choose_backend(plan.units, cfg.workers, cfg.ray_address)
     started = time.perf_counter()
@@ -83,7 +84,14 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     try:
         for result in map_units(plan.units, policy, cfg.workers, cfg.ray_address):
             tally.merge(result.tally)
-            outcomes.extend(result.outcomes)
+            for o in result.outcomes:
+                if o.uri in outcomes:
+                    prev = outcomes[o.uri]
+                    prev.n_docs += o.n_docs
+                    prev.n_bytes += o.n_bytes
+                    prev.reason = "" if prev.n_docs else (prev.reason or o.reason)
+                else:
+                    outcomes[o.uri] = o
             for doc in result.docs:
                 doc_id = doc[0]
                 if cfg.dedup:
@@ -119,7 +127,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
         "n_input_files": len(plan.entries),
         "n_input_bytes": plan.n_bytes,
         "content_sha256": writer.content_sha256(),
-        "cleaning": build_report(tally, outcomes, n_dupes, splitter.moved, policy),
+        "cleaning": build_report(tally, list(outcomes.values()), n_dupes, splitter.moved, policy),
         "ingest_seconds": round(elapsed, 3),
         "backend": backend,
         "workers": n_workers,
@@ -136,7 +144,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
         "entries": [{"uri": e.uri, "size": e.size, "mtime_ns": e.mtime_ns, "sha256": e.sha256}
                     for e in plan.entries],
         "outcomes": [{"uri": o.uri, "n_docs": o.n_docs, "n_bytes": o.n_bytes, "reason": o.reason}
-                     for o in outcomes],
+                     for o in outcomes.values()],
     })
     atomic_write_json(tmp / "corpus.json", meta)
     return meta
@@ -188,12 +196,17 @@ def remove_dead_tmp(lake: Path, orphan_age_s: float = 300.0) -> int:
 
 
 class StderrProgress:
-    """One self-overwriting line on stderr: files read, MB read, MB/s (at most 4 times a second)."""
+    """Progress on stderr: files read, MB read, MB/s.
 
-    def __init__(self, stream=None, min_interval_s: float = 0.25):
+    On a terminal one line rewrites itself (at most 4 times a second); in a log, a line every
+    few seconds.
+    """
+
+    def __init__(self, stream=None, min_interval_s: float | None = None):
         self.stream = stream or sys.stderr
-        self.min_interval_s = min_interval_s
-        self._last = 0.0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.min_interval_s = min_interval_s if min_interval_s is not None else (0.25 if self.tty else 5.0)
+        self._last = time.monotonic()
 
     def __call__(self, p: dict) -> None:
         now = time.monotonic()
@@ -203,10 +216,12 @@ class StderrProgress:
         self._last = now
         mb = p["bytes_done"] / 1e6
         rate = mb / max(p["elapsed_s"], 1e-9)
-        end = "\n" if last else ""
-        self.stream.write(f"\ringest: {p['files_done']}/{p['files_total']} files, "
-                          f"{mb:.1f}/{p['bytes_total'] / 1e6:.1f} MB, {rate:.1f} MB/s "
-                          f"({p['backend']}){end}")
+        line = (f"ingest: {p['files_done']:,}/{p['files_total']:,} files, "
+                f"{mb:,.1f}/{p['bytes_total'] / 1e6:,.1f} MB, {rate:,.1f} MB/s ({p['backend']})")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if last else ""))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
 

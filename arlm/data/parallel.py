@@ -14,11 +14,13 @@ import os
 import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
 from arlm.data.cleaning import Policy
 from arlm.data.readers import process_unit
 from arlm.data.units import Unit, UnitResult
+from arlm.errors import ArlmError
 
 INLINE_BELOW_BYTES = 4 << 20
 
@@ -63,14 +65,17 @@ def _map_pool(units: list[Unit], policy: Policy, n: int) -> Iterator[UnitResult]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         window: deque = deque()
-        it = iter(units)
         try:
-            for unit in it:
+            for unit in units:
                 window.append(pool.submit(process_unit, unit, policy))
                 if len(window) >= 2 * n:
                     yield window.popleft().result()
             while window:
                 yield window.popleft().result()
+        except BrokenProcessPool:
+            raise ArlmError(
+                "ingest: a reader process died (out of memory, killed, or a script calling ingest "
+                "without `if __name__ == '__main__':`; workers=1 reads in-process)") from None
         finally:
             for f in window:
                 f.cancel()

@@ -44,9 +44,7 @@ def _read_file_bounded(entry: FileEntry, policy: Policy, tally: Tally) -> bytes 
     Early exits keep a worker's memory bounded: a file larger than 4 bytes per allowed character
     cannot fit ``max_chars``, and a line longer than ``max_line_chars`` is seen chunk by chunk.
     """
-    if entry.size > 4 * policy.max_chars:
-        tally.skip(entry.uri, "longer-than-max_chars")
-        return None
+    too_big = entry.size > 4 * policy.max_chars
     chunks: list[bytes] = []
     line_len = 0
     limit = policy.max_line_chars * 4  # bytes; the exact character check follows on the text
@@ -67,6 +65,9 @@ def _read_file_bounded(entry: FileEntry, policy: Policy, tally: Tally) -> bytes 
                         line_len = len(block) - nl - 1
                 if line_len > limit:
                     tally.skip(entry.uri, "line-longer-than-max_line_chars")
+                    return None
+                if too_big:  # after one block, so a huge single line is named as such
+                    tally.skip(entry.uri, "longer-than-max_chars")
                     return None
                 chunks.append(block)
     except FileNotFoundError:

@@ -30,9 +30,10 @@ class GenerationConfig:
 
     Greedy decoding is the default. Sampling is on when ``do_sample`` is true, or, with
     ``do_sample`` left at None, as soon as a sampling knob leaves its neutral value
-    (``temperature != 1``, ``top_k > 0`` or ``top_p < 1``): asking for a temperature and silently
-    getting greedy output would surprise. ``temperature <= 0`` with sampling is rejected (use the
-    default for greedy decoding). ``num_beams > 1`` runs beam search (deterministic; not combined
+    (``temperature`` not 1 or 0, ``top_k > 0``, ``top_p < 1``): asking for a temperature and
+    silently getting greedy output would surprise. ``temperature=0`` alone means greedy (the common
+    API convention); a negative temperature, or 0 together with sampling (``do_sample``, top-k,
+    top-p), is rejected. ``num_beams > 1`` runs beam search (deterministic; not combined
     with sampling). ``stop`` strings end a row when its generated text contains one (needs a decode
     callback); ``stop_token_ids`` end a row when one is produced (the id is not returned).
     ``use_cache=False`` recomputes the forward pass over the whole prefix for each token: the slow
@@ -72,13 +73,16 @@ class GenerationConfig:
             raise ConfigError(f"generation option top_p must be in (0, 1], got {self.top_p!r}")
         set_("temperature", temperature)
         set_("top_p", top_p)
+        if temperature < 0:
+            raise ConfigError(f"generation option temperature must be >= 0 (0: greedy), got {self.temperature!r}")
         do_sample = self.do_sample
         if do_sample is None:
-            do_sample = temperature != 1.0 or top_k is not None or top_p < 1.0
+            do_sample = temperature not in (0.0, 1.0) or top_k is not None or top_p < 1.0
         set_("do_sample", bool(do_sample))
         if self.do_sample and temperature <= 0:
-            raise ConfigError(f"generation option temperature must be > 0 when sampling, got "
-                              f"{self.temperature!r} (leave it at 1.0 for greedy decoding)")
+            raise ConfigError(f"generation option temperature must be > 0 when sampling (top_k/top_p/"
+                              f"do_sample given), got {self.temperature!r}; use temperature=0 alone "
+                              "for greedy decoding")
         if self.do_sample and self.num_beams > 1:
             raise ConfigError("generation options: beam search (num_beams > 1) cannot be combined with "
                               "sampling (temperature/top_k/top_p/do_sample)")

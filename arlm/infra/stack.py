@@ -54,7 +54,7 @@ class StackConfig:
     mlflow_port: int = 5000
     ray_port: int = 6380  # Redis owns 6379 on these machines
     ray_dashboard_port: int = 8266  # 8265 is the default of every local ray.init()
-    ray_client_port: int = 10011
+    ray_client_port: int = 10001  # Ray's default; outside Ray's worker range 10002-19999
     prefect_db: str | None = None  # None: SQLite under the home; or postgresql+asyncpg://...
     mlflow_db: str | None = None  # None: SQLite under the home; or postgresql://...
     work_pool: str = "arlm-process"
@@ -100,6 +100,9 @@ class StackConfig:
         for name, port in ports.items():
             if not 0 < port < 65536:
                 raise ConfigError(f"--{name.replace('_', '-')}: {port} is not a TCP port")
+        for name in ("ray_port", "ray_dashboard_port", "ray_client_port"):
+            if 10002 <= ports[name] <= 19999:
+                raise ConfigError(f"--{name.replace('_', '-')}: {ports[name]} is inside Ray's worker port range 10002-19999")
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ: {ports}")
         if self.prefect_db and not self.prefect_db.startswith(("sqlite", "postgresql")):
@@ -292,7 +295,7 @@ class Stack:
             raise
         return self.running()
 
-    def down(self, log=print, timeout: float = 30.0) -> list[int]:
+    def down(self, log=print, timeout: float = 10.0) -> list[int]:
         """Stop every recorded service (and its descendants). Returns pids that survived SIGKILL."""
         state = self.load()
         survivors: list[int] = []

@@ -38,3 +38,19 @@ def check_positive(kind: str, **fields: float) -> None:
 def check_dropout(kind: str, dropout: float) -> None:
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"model {kind}: dropout must be in [0, 1), got {dropout!r}")
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
+    """Scaled dot-product attention of the T new queries over ``k``/``v`` whose last T rows are
+    those same positions and whose first rows (if any) are a cache of earlier ones.
+
+    ``is_causal`` is used whenever it is right (it selects the flash kernels); with a cache and
+    several new rows an explicit mask is needed, since ``is_causal`` aligns its triangle top-left."""
+    T, S = q.size(-2), k.size(-2)
+    n_past = S - T
+    if n_past == 0:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    if T == 1:  # one new token sees everything before it
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=n_past)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)

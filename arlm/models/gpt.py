@@ -19,7 +19,7 @@ from torch import nn
 
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
-from arlm.models.common import check_dropout, check_positive, lm_loss, padded_vocab
+from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab
 
 POSITION_KINDS = ("learned", "rope")
 
@@ -96,15 +96,7 @@ class CausalSelfAttention(nn.Module):
         if past is not None:
             k = torch.cat((past[0], k), dim=2)
             v = torch.cat((past[1], v), dim=2)
-        n_past = k.size(2) - T
-        dropout_p = self.dropout if self.training else 0.0
-        if n_past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        elif T == 1:  # one new token sees everything before it: no mask
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
-        else:  # is_causal aligns the mask top-left; new rows must see all of the past
-            mask = torch.ones(T, k.size(2), dtype=torch.bool, device=x.device).tril(diagonal=n_past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        y = causal_attention(q, k, v, self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y)), (k, v)
 

@@ -28,9 +28,10 @@ KINDS: dict[str, str] = {
 DEFAULT_PRESET = "tiny"
 
 _RECURRENT_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(n_embd=128, hidden_size=256, n_layer=2, dropout=0.1, block_size=128),
-    "small": dict(n_embd=256, hidden_size=512, n_layer=2, dropout=0.2, block_size=256),
-    "medium": dict(n_embd=512, hidden_size=1024, n_layer=3, dropout=0.25, block_size=256),
+    # hidden == embedding size so the head is tied to the embedding
+    "tiny": dict(n_embd=192, hidden_size=192, n_layer=2, dropout=0.1, block_size=128),
+    "small": dict(n_embd=384, hidden_size=384, n_layer=2, dropout=0.2, block_size=256),
+    "medium": dict(n_embd=768, hidden_size=768, n_layer=3, dropout=0.25, block_size=256),
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -45,8 +46,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "lstm": _RECURRENT_PRESETS,
     "gru": _RECURRENT_PRESETS,
     "lstm-attn": {
-        "tiny": dict(n_embd=128, hidden_size=256, n_layer=1, n_head=4, dropout=0.1, block_size=128),
-        "small": dict(n_embd=256, hidden_size=512, n_layer=2, n_head=8, dropout=0.2, block_size=256),
+        "tiny": dict(n_embd=192, hidden_size=192, n_layer=1, n_head=4, dropout=0.1, block_size=128),
+        "small": dict(n_embd=384, hidden_size=384, n_layer=2, n_head=6, dropout=0.2, block_size=256),
     },
     "gpt": {
         # ~1M parameters at a 4k vocabulary: trains in minutes on 2 CPU cores

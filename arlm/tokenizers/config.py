@@ -63,8 +63,9 @@ class TokenizerConfig(BaseModel):
             return cls(**merged)
         except ValidationError as e:
             first = e.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "tokenizer config"
-            raise ConfigError(f"tokenizer config {where}: {first.get('msg', e)}") from None
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            msg = str(first.get("msg", e)).removeprefix("Value error, ")
+            raise ConfigError(f"tokenizer config{' ' + where if where else ''}: {msg}") from None
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the vocabulary (what the id hashes): bytes ignores vocab_size and training."""

@@ -10,7 +10,9 @@
   whitespace and every character survive a round trip.
 * ``bytes``: byte-level, one token per byte, no merges (ids 2..257 in byte-level alphabet order).
 
-Ids 0 and 1 are always ``<|endoftext|>`` and ``<|pad|>``.
+Ids 0 and 1 are always ``<|endoftext|>`` and ``<|pad|>``. They sit in the model's vocabulary (that
+is how HF gives them those ids), so the char and bytes models keep ``ignore_merges=False``: with
+it, a text that is exactly ``<|endoftext|>`` would be looked up whole and become the special id.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def train_char(cfg: TokenizerConfig, texts: Iterable[str], what: str):
     chars = sorted((c for c, n in counts.items() if n >= cfg.min_frequency), key=lambda c: (-counts[c], c))
     for c in chars[:room]:
         vocab.setdefault(c, len(vocab))
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], byte_fallback=True, ignore_merges=True))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], byte_fallback=True, ignore_merges=False))
     tok.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     return tok
@@ -89,7 +91,7 @@ def make_bytes():
     vocab: dict[str, int] = {s: i for i, s in enumerate(SPECIAL_TOKENS)}
     for b, c in sorted(bytes_to_unicode().items()):
         vocab[c] = n_specials + b  # id = 2 + byte value
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], ignore_merges=True))
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], ignore_merges=False))
     _byte_level_pipeline(tok, use_regex=False)
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     return tok

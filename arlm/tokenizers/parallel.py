@@ -64,24 +64,29 @@ def resolve_backend(backend: Backend) -> Backend:
 
 
 # -- process workers ----------------------------------------------------------------------
-_WORKER_TOKENIZERS: dict[int, Tokenizer] = {}
+_WORKER_TOKENIZERS: dict[str, Tokenizer] = {}
 
 
-def _worker_tokenizer(spec: str, kind: str) -> Tokenizer:
-    key = hash((spec, kind))
+def _spec_key(spec: str, kind: str) -> str:
+    import hashlib
+
+    return kind + ":" + hashlib.sha256(spec.encode("utf-8")).hexdigest()
+
+
+def _encode_in_worker(key: str, spec: Any, kind: str, texts: list[str], append_eot: bool) -> Encoded:
+    """Encode in a worker process (pool or Ray), building the tokenizer once per process.
+
+    ``spec`` may be None when the pool initializer already built the tokenizer under ``key``.
+    """
     tok = _WORKER_TOKENIZERS.get(key)
     if tok is None:
         tok = _WORKER_TOKENIZERS[key] = tokenizer_from_json_str(spec, kind=kind)
-    return tok
+    return tok.encode_documents(texts, append_eot=append_eot)
 
 
-def _encode_in_worker(spec: str, kind: str, texts: list[str], append_eot: bool) -> Encoded:
-    return _worker_tokenizer(spec, kind).encode_documents(texts, append_eot=append_eot)
-
-
-def _init_process(spec: str, kind: str) -> None:
+def _init_process(key: str, spec: str, kind: str) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    _worker_tokenizer(spec, kind)
+    _WORKER_TOKENIZERS[key] = tokenizer_from_json_str(spec, kind=kind)
 
 
 def _ordered(submit: Callable[[list[str]], Any], wait: Callable[[Any], Encoded], batches: Iterable[list[str]],
@@ -117,9 +122,10 @@ def encode_parallel(tokenizer: Tokenizer, text_batches: Iterable[list[str]], *, 
         import multiprocessing as mp
 
         spec = tokenizer.to_json_str()
+        key = _spec_key(spec, tokenizer.kind)
         executor = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_init_process,
-                                       initargs=(spec, tokenizer.kind))
-        submit = lambda b: executor.submit(_encode_in_worker, spec, tokenizer.kind, b, append_eot)  # noqa: E731
+                                       initargs=(key, spec, tokenizer.kind))
+        submit = lambda b: executor.submit(_encode_in_worker, key, None, tokenizer.kind, b, append_eot)  # noqa: E731
     else:
         raise ValueError(f"unknown encoding backend {backend!r}")
     with executor:
@@ -131,7 +137,9 @@ def _encode_ray(tokenizer: Tokenizer, batches: Iterable[list[str]], append_eot: 
     import ray
 
     remote = ray.remote(num_cpus=1)(_encode_in_worker)
-    spec_ref = ray.put(tokenizer.to_json_str())
+    spec = tokenizer.to_json_str()
+    key = _spec_key(spec, tokenizer.kind)
+    spec_ref = ray.put(spec)
     n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    yield from _ordered(lambda b: remote.remote(spec_ref, tokenizer.kind, b, append_eot), ray.get, batches,
+    yield from _ordered(lambda b: remote.remote(key, spec_ref, tokenizer.kind, b, append_eot), ray.get, batches,
                         max_in_flight=2 * n)

@@ -142,7 +142,6 @@ def _swap_in(new: Path, target: Path) -> None:
             shutil.rmtree(prev)
         else:  # the previous swap died between its two renames: prev is the only good copy
             prev.rename(target)
-            shutil.rmtree(target.with_name(target.name + PREV_SUFFIX), ignore_errors=True)
     if target.exists():
         target.rename(prev)
     new.rename(target)

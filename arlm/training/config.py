@@ -108,14 +108,14 @@ class TrainConfig:
         self._check_numbers(world_size)
         vocab_size = 256
         if token_dataset_path is not None:
-            from arlm.training.sampler import open_token_data
+            from arlm.training.sampler import longest_shard, open_token_data
 
             data = open_token_data(token_dataset_path)
             vocab_size = data.vocab_size
         model_cls, model_cfg = self.model_config(vocab_size)
         if token_dataset_path is not None and model_cls.trainable:
             for split in ("train", "val"):
-                longest = data.longest_shard(split)
+                longest = longest_shard(data, split)
                 if longest <= model_cfg.block_size:
                     raise ConfigError(
                         f"train config: block_size {model_cfg.block_size} needs more tokens than the "

@@ -22,67 +22,22 @@ TRAIN_STREAM = 0
 EVAL_STREAM = 1
 
 
-class TokenData:
-    """The splits of a token dataset as lists of read-only memory-mapped arrays."""
+def open_token_data(path: str | os.PathLike):
+    """The token dataset at ``path`` (``arlm.tokenizers.TokenDataset``)."""
+    from arlm.tokenizers import TokenDataset
 
-    def __init__(self, path: Path, vocab_size: int, splits: dict[str, list[np.ndarray]]):
-        self.path = path
-        self.vocab_size = vocab_size
-        self.splits = splits
-
-    def shards(self, split: str) -> list[np.ndarray]:
-        if split not in self.splits:
-            raise DataError(f"{self.path}: token dataset has no {split!r} split "
-                            f"(has {', '.join(self.splits) or 'none'})")
-        return self.splits[split]
-
-    def n_tokens(self, split: str) -> int:
-        return int(sum(len(s) for s in self.shards(split)))
-
-    def longest_shard(self, split: str) -> int:
-        return max((len(s) for s in self.shards(split)), default=0)
-
-    def tokens(self, split: str) -> np.ndarray:
-        """The whole split as one in-memory array (the n-gram's counting reads it all)."""
-        shards = self.shards(split)
-        return np.concatenate([np.asarray(s) for s in shards]) if shards else np.zeros(0, np.uint16)
+    return TokenDataset.open(Path(path))
 
 
-def open_token_data(path: str | os.PathLike) -> TokenData:
-    """Open a token dataset folder (``manifest.json`` + ``<split>-NNNNN.bin``)."""
-    path = Path(path)
+def longest_shard(dataset, split: str) -> int:
+    """Tokens in the split's largest shard, from the manifest (no data read): a training window
+    must fit inside one shard."""
     try:
-        from arlm.tokenizers import TokenDataset  # the owner's reader, once it exists
-    except ImportError:
-        return _open_manifest(path)
-    ds = TokenDataset.open(path)
-    splits = {split: list(ds.shards(split)) for split in ds.manifest["splits"]}
-    return TokenData(path, int(ds.vocab_size), splits)
-
-
-def _open_manifest(path: Path) -> TokenData:
-    """Fallback reader of the documented format until ``arlm.tokenizers.TokenDataset`` lands."""
-    import json
-
-    manifest_path = path / "manifest.json"
-    if not manifest_path.is_file():
-        raise DataError(f"{path}: not a token dataset (no manifest.json)")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        dtype = np.dtype(manifest["dtype"])
-        splits = {}
-        for split, info in manifest["splits"].items():
-            arrays = []
-            for shard in info["shards"]:
-                f = path / shard["file"]
-                n = int(shard["n_tokens"])
-                if not f.is_file() or f.stat().st_size != n * dtype.itemsize:
-                    raise DataError(f"{f}: missing or not {n} tokens of {dtype} (corrupted token dataset)")
-                arrays.append(np.memmap(f, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype))
-            splits[split] = arrays
-        return TokenData(path, int(manifest["vocab_size"]), splits)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        raise DataError(f"{manifest_path}: invalid token dataset manifest ({exc})") from exc
+        shards = dataset.manifest["splits"][split]["shards"]
+    except KeyError:
+        raise DataError(f"{dataset.path}: token dataset has no {split!r} split "
+                        f"(splits: {', '.join(dataset.splits)})") from None
+    return max((int(s["n_tokens"]) for s in shards), default=0)
 
 
 class WindowSampler:

@@ -198,8 +198,9 @@ def test_long_prompt_is_left_truncated_to_fit_context():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(temperature=0.0), "temperature must be > 0"),
-    (dict(temperature=-1.0, do_sample=True), "temperature must be > 0"),
+    (dict(temperature=0.0, top_k=5), "temperature must be > 0 when sampling"),
+    (dict(temperature=0.0, do_sample=True), "temperature must be > 0 when sampling"),
+    (dict(temperature=-1.0), "temperature must be >= 0"),
     (dict(top_p=0.0), "top_p must be in"),
     (dict(top_p=1.5), "top_p must be in"),
     (dict(max_new_tokens=0), "max_new_tokens"),
@@ -219,6 +220,7 @@ def test_sampling_switches_on_with_knobs_only():
     assert GenerationConfig(top_k=5).do_sample
     assert not GenerationConfig(top_k=0).do_sample
     assert not GenerationConfig(temperature=0.7, do_sample=False).do_sample
+    assert not GenerationConfig(temperature=0.0).do_sample  # 0 alone: greedy
 
 
 def test_empty_prompt_and_bad_ids_rejected():

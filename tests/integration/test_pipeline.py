@@ -11,24 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit import write_prose_corpus
+
 pytestmark = pytest.mark.slow
-
-
-def _corpus(tmp_path: Path) -> Path:
-    """A few hundred KB of real English prose: this repo's docs plus generated sentences."""
-    import random
-
-    d = tmp_path / "corpus"
-    d.mkdir()
-    rng = random.Random(1)
-    subjects = ["the model", "a tokenizer", "the catalog", "each worker", "the pipeline", "a corpus"]
-    verbs = ["reads", "writes", "counts", "predicts", "records", "splits", "trains on"]
-    objects = ["the next token", "a parquet file", "every document", "the test split", "its checkpoint"]
-    for i in range(40):
-        sents = [f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(objects)}."
-                 for _ in range(120)]
-        (d / f"doc{i:03d}.txt").write_text(" ".join(sents) + "\n", encoding="utf-8")
-    return d
 
 
 def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_ray):
@@ -38,7 +23,7 @@ def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_
     from arlm.catalog import Catalog
     from arlm.tokenizers import TokenDataset, load_tokenizer
 
-    corpus = _corpus(tmp_path)
+    corpus = write_prose_corpus(tmp_path / "corpus")
     params = PipelineParams(corpus=str(corpus), name="skeleton", vocab_size=512, workers=2,
                             max_seconds=120, max_steps=60, batch_size=16, block_size=64,
                             home=str(home.root))

@@ -1,0 +1,162 @@
+"""``arlm ingest`` and ``arlm catalog {ls,lineage,sql}``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("ingest", help="ingest a corpus SPEC into a versioned Parquet corpus",
+                       description="Read, clean, split and version a corpus; re-ingesting unchanged "
+                                   "input reuses the existing version.")
+    p.add_argument("--corpus", default="stdlib-docs",
+                   help="stdlib-docs | stdlib-code | FILE | FOLDER | FILE.jsonl:COLUMN | FILE.csv:COLUMN "
+                        "| FILE.parquet:COLUMN | https://URL[#sha256=HEX] | hf:NAME[:COLUMN] "
+                        "(default: stdlib-docs)")
+    p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--test-fraction", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0, help="salt of the split hash")
+    p.add_argument("--encoding-errors", choices=["strict", "replace", "skip"], default="replace",
+                   help="invalid UTF-8: fail, replace with U+FFFD, or skip the file (default replace)")
+    p.add_argument("--min-chars", type=int, default=1)
+    p.add_argument("--max-chars", type=int, default=50_000_000)
+    p.add_argument("--max-line-chars", type=int, default=1_000_000)
+    p.add_argument("--segment-chars", type=int, default=8192,
+                   help="cut longer documents into segments of about this size (0: never)")
+    p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep exact duplicates")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="folder sources: keep only relative paths matching GLOB (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="folder sources: drop relative paths matching GLOB (repeatable)")
+    p.add_argument("--no-follow-symlinks", dest="follow_symlinks", action="store_false")
+    p.add_argument("--workers", type=int, default=None, help="reader processes (default: one per core)")
+    p.add_argument("--ray-address", default=None, help="read and clean as Ray tasks on this cluster")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--json", action="store_true", help="print the version as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    cat = sub.add_parser("catalog", help="query the DuckDB catalog")
+    csub = cat.add_subparsers(dest="catalog_command", metavar="SUBCOMMAND")
+    csub.required = True
+    ls = csub.add_parser("ls", help="list corpus versions, tokenizers, token datasets, runs, models")
+    ls.add_argument("--limit", type=int, default=20)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_catalog_ls)
+    lin = csub.add_parser("lineage", help="chain from a model version back to its source files")
+    lin.add_argument("model_uri", metavar="MODEL_URI", help="models:/NAME/VERSION or models:/NAME@ALIAS")
+    lin.add_argument("--files", type=int, default=20, help="source files to list")
+    lin.add_argument("--json", action="store_true")
+    lin.set_defaults(func=cmd_catalog_lineage)
+    q = csub.add_parser("sql", help="run a read-only SQL query on the catalog")
+    q.add_argument("query", metavar="SQL")
+    q.add_argument("--json", action="store_true", help="one JSON object per row")
+    q.set_defaults(func=cmd_catalog_sql)
+
+
+def _home(args):
+    from arlm.home import get_home
+
+    return get_home(getattr(args, "home", None))
+
+
+def ingest_config_from_args(args):
+    """``IngestConfig`` from parsed args; pydantic's errors become one-line ``ConfigError``."""
+    from pydantic import ValidationError
+
+    from arlm.data import IngestConfig
+    from arlm.errors import ConfigError
+
+    try:
+        return IngestConfig(
+            corpus=args.corpus, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+            seed=args.seed, encoding_errors=args.encoding_errors, min_chars=args.min_chars,
+            max_chars=args.max_chars, max_line_chars=args.max_line_chars,
+            segment_chars=args.segment_chars, dedup=args.dedup, include=tuple(args.include),
+            exclude=tuple(args.exclude), follow_symlinks=args.follow_symlinks, workers=args.workers,
+            ray_address=args.ray_address, progress=not args.quiet)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "config"
+        raise ConfigError(f"--{field.replace('_', '-')}: {err['msg']}") from None
+
+
+def cmd_ingest(args) -> int:
+    from arlm.catalog import Catalog
+    from arlm.data import ingest, report_text
+
+    home = _home(args)
+    cfg = ingest_config_from_args(args)
+    cv = ingest(cfg, home)
+    Catalog(home.catalog_path).record_corpus_version(cv)
+    if args.json:
+        print(json.dumps({"id": cv.id, "path": str(cv.path), "spec": cv.spec, "reused": cv.reused,
+                          "stats": cv.stats}, indent=2, default=str))
+        return 0
+    if cv.reused:
+        print(f"unchanged, reusing version {cv.id}")
+    print(report_text(cv))
+    print(f"version {cv.id} at {cv.path}")
+    return 0
+
+
+def cmd_catalog_ls(args) -> int:
+    from arlm.catalog import Catalog, format_table
+
+    listing = Catalog(_home(args).catalog_path).ls(limit=args.limit)
+    if args.json:
+        print(json.dumps(listing, indent=2, default=str))
+        return 0
+    for kind, rows in listing.items():
+        print(f"{kind} ({len(rows)})")
+        print(format_table(rows))
+        print()
+    return 0
+
+
+def mlflow_alias_resolver(home):
+    """Resolve ``NAME@ALIAS`` with MLflow's registry of this home (imported only when needed)."""
+
+    def resolve(name: str, alias: str) -> int:
+        from arlm.errors import NotFoundError
+
+        try:
+            import mlflow
+
+            client = mlflow.MlflowClient(tracking_uri=home.mlflow_tracking_uri,
+                                         registry_uri=home.mlflow_tracking_uri)
+            return int(client.get_model_version_by_alias(name, alias).version)
+        except Exception as exc:  # not installed, no such model/alias, store unreachable
+            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
+                                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+    return resolve
+
+
+def cmd_catalog_lineage(args) -> int:
+    from arlm.catalog import Catalog, format_lineage
+
+    home = _home(args)
+    lin = Catalog(home.catalog_path).lineage(args.model_uri, resolver=mlflow_alias_resolver(home),
+                                             max_source_files=args.files)
+    print(json.dumps(lin, indent=2, default=str) if args.json else format_lineage(lin))
+    return 0
+
+
+def cmd_catalog_sql(args) -> int:
+    from arlm.catalog import Catalog, format_table
+
+    table = Catalog(_home(args).catalog_path).sql(args.query)
+    if table is None:
+        return 0
+    rows = table.to_pylist()
+    if args.json:
+        for r in rows:
+            print(json.dumps(r, default=str))
+    else:
+        print(format_table(rows))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
+    return 0
+
+
+__all__ = ["add_parsers"]

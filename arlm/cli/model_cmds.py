@@ -1,0 +1,229 @@
+"""``arlm generate``, ``arlm evaluate`` and ``arlm models list|show|promote|rollback``.
+
+MODEL is any URI ``arlm.registry.load_generator`` resolves: ``models:/NAME@champion``,
+``models:/NAME/3``, ``runs:/RUN_ID/NAME`` or a local MLflow model folder.
+``evaluate --split`` needs the model's token dataset: registration tags the version with
+``arlm.token_dataset_version`` (the id under the home's ``tokens/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parsers(sub) -> None:
+    g = sub.add_parser("generate", help="continue a prompt with a registered model (streams tokens)",
+                       description="Continue PROMPT with a model; tokens are printed as they come. "
+                                   "Greedy by default; --temperature/--top-k/--top-p switch on sampling.")
+    g.add_argument("prompt", metavar="PROMPT", help="text to continue")
+    g.add_argument("--model", required=True, help="model URI, e.g. models:/arlm@champion")
+    g.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default %(default)s)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature > 0 (0: greedy; default: greedy unless --top-k/--top-p)")
+    g.add_argument("--top-k", type=int, default=None, help="sample among the K most likely tokens")
+    g.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with mass P (0, 1]")
+    g.add_argument("--num-beams", type=int, default=1, help="beam search width (default 1: no beams)")
+    g.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    g.add_argument("--stop", action="append", default=[], metavar="STRING",
+                   help="stop when this string is generated (repeatable)")
+    g.add_argument("--no-cache", action="store_true",
+                   help="recompute the full forward pass per token (slow reference)")
+    g.set_defaults(func=run_generate)
+
+    e = sub.add_parser("evaluate", help="bits per byte, perplexity, accuracy of a model beside gzip/bzip2/xz",
+                       description="Evaluate a model on a split of its token dataset (default: test) or on "
+                                   "any UTF-8 text file, tokenized by the model's own tokenizer.")
+    e.add_argument("--model", required=True, help="model URI, e.g. models:/arlm@champion")
+    src = e.add_mutually_exclusive_group()
+    src.add_argument("--split", default=None, help="split of the model's token dataset (default: test)")
+    src.add_argument("--text-file", type=Path, default=None, help="a UTF-8 text file to evaluate on")
+    e.add_argument("--samples", type=int, default=3, help="sample continuations to show (default 3)")
+    e.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    e.set_defaults(func=run_evaluate)
+
+    m = sub.add_parser("models", help="registered models and their champion/challenger aliases")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.required = True
+    ls = msub.add_parser("list", help="registered models with versions and aliases")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_models_list)
+    sh = msub.add_parser("show", help="versions of one model with aliases, gate decisions and tags")
+    sh.add_argument("name")
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(func=run_models_show)
+    pr = msub.add_parser("promote", help="make VERSION the champion by hand")
+    pr.add_argument("name")
+    pr.add_argument("version")
+    pr.set_defaults(func=run_models_promote)
+    rb = msub.add_parser("rollback", help="give the champion alias back to the previous champion")
+    rb.add_argument("name")
+    rb.set_defaults(func=run_models_rollback)
+
+
+# -- generate ------------------------------------------------------------------------------------
+def generation_config(args: argparse.Namespace):
+    from arlm.generation import GenerationConfig
+
+    kwargs: dict[str, Any] = dict(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
+                                  seed=args.seed, stop=tuple(args.stop), use_cache=not args.no_cache)
+    for name in ("temperature", "top_k", "top_p"):
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
+    return GenerationConfig(**kwargs)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from arlm.registry import load_generator
+
+    cfg = generation_config(args)  # bad options fail before the model loads
+    gen = load_generator(args.model)
+    out = sys.stdout
+    out.write(args.prompt)
+    out.flush()
+
+    def stream(row: int, piece: str) -> None:
+        out.write(piece)
+        out.flush()
+
+    if cfg.stop:  # a stop string is only known once complete: print the cut text at the end
+        out.write(gen.generate([args.prompt], cfg)[0])
+    else:
+        gen.generate([args.prompt], cfg, on_text=stream)
+    out.write("\n")
+    return 0
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+def _split_prompts(home: Any, dataset_id: str, split: str, gen: Any, n: int) -> list[str]:
+    """``n`` prompts decoded from evenly spaced places of the split's tokens."""
+    from arlm.tokenizers import TokenDataset
+
+    tokens = TokenDataset.open(home.tokens / dataset_id).tokens(split)
+    if len(tokens) < 16 or n <= 0:
+        return []
+    starts = [int(i) for i in range(0, len(tokens) - 16, max(1, (len(tokens) - 16) // n))][:n]
+    prompts = [gen.decode([int(t) for t in tokens[s:s + 12] if int(t) != gen.eot_id]) for s in starts]
+    return [p for p in prompts if p.strip()]
+
+
+def _log_report(gen: Any, report: dict[str, Any], label: str) -> str | None:
+    """JSON + HTML report and metrics into the model's MLflow run (best effort: the run may be gone)."""
+    import tempfile
+
+    run_id = getattr(getattr(gen, "resolved", None), "run_id", None)
+    if not run_id:
+        return None
+    from arlm.evaluation.report import report_html
+    from arlm.registry.tracking import use_tracking
+
+    client = use_tracking()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+        (Path(tmp) / "evaluation.html").write_text(report_html(report))
+        client.log_artifacts(run_id, tmp, artifact_path=f"evaluations/{label}")
+    for k, v in report["metrics"].items():
+        if isinstance(v, (int, float)):
+            client.log_metric(run_id, f"eval_{label}_{k}", float(v))
+    return run_id
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from arlm.evaluation.report import format_report
+    from arlm.evaluation.text import evaluate_text, read_text_file, sample_continuations, sample_prompts
+    from arlm.home import get_home
+    from arlm.registry import load_generator
+
+    home = get_home(args.home)
+    if args.text_file is not None:
+        text = read_text_file(args.text_file)  # bad file fails before the model loads
+        gen = load_generator(args.model)
+        metrics = evaluate_text(gen, text, batch_size=args.batch_size)
+        prompts = sample_prompts(text, args.samples)
+        label, title = args.text_file.name, f"{args.model} on {args.text_file}"
+        from arlm.versioning import sha256_file
+
+        dataset_id = f"file:{sha256_file(args.text_file)[:16]}"
+    else:
+        from arlm.registry import resolve_model_for_eval
+        from arlm.stages import evaluate_stage
+
+        split = args.split or "test"
+        model_dir, dataset_id, run_id = resolve_model_for_eval(args.model, home)
+        metrics = evaluate_stage(str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id,
+                                 progress=lambda msg: None)
+        gen = load_generator(args.model)
+        prompts = _split_prompts(home, dataset_id, split, gen, args.samples)
+        label, title = split, f"{args.model} on {dataset_id}:{split}"
+    samples = sample_continuations(gen, prompts[:args.samples]) if args.samples > 0 else []
+    report = {"title": title, "model": args.model, "source": label, "metrics": metrics, "samples": samples}
+    try:
+        _log_report(gen, report, label)
+    except Exception as exc:  # the report is printed anyway
+        print(f"arlm: warning: evaluation not logged to MLflow ({exc})", file=sys.stderr)
+    if args.text_file is not None:
+        try:
+            from arlm.catalog import Catalog
+
+            Catalog(home.catalog_path).record_evaluation(
+                model_uri=args.model, token_dataset_id=dataset_id, split=label, metrics=metrics,
+                mlflow_run_id=getattr(getattr(gen, "resolved", None), "run_id", None))
+        except Exception as exc:
+            print(f"arlm: warning: evaluation not recorded in the catalog ({exc})", file=sys.stderr)
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(metrics, title, samples))
+    return 0
+
+
+# -- models --------------------------------------------------------------------------------------
+def run_models_list(args: argparse.Namespace) -> int:
+    from arlm.registry import list_models
+
+    rows = list_models()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no registered models")
+        return 0
+    print(f"{'name':<24}{'versions':>9}{'latest':>8}  {'champion bpb':>12}  aliases")
+    for r in rows:
+        bpb = "-" if r["champion_test_bpb"] is None else f"{r['champion_test_bpb']:.4f}"
+        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted(r["aliases"].items())) or "-"
+        print(f"{r['name']:<24}{r['n_versions']:>9}{r['latest_version'] or '-':>8}  {bpb:>12}  {aliases}")
+    return 0
+
+
+def run_models_show(args: argparse.Namespace) -> int:
+    from arlm.registry import show_model
+
+    info = show_model(args.name)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"{info['name']}  aliases: " + (", ".join(f"@{a}=v{v}" for a, v in sorted(info["aliases"].items())) or "-"))
+    print(f"champion history: {info['champion_history']}")
+    for v in info["versions"]:
+        t = v["tags"]
+        print(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<22} test bpb {t.get('arlm.test_bpb', '-'):<22} "
+              f"gate: {t.get('arlm.gate.decision', '-')} ({t.get('arlm.gate.reason', '')})")
+    return 0
+
+
+def run_models_promote(args: argparse.Namespace) -> int:
+    from arlm.registry import promote
+
+    previous = promote(args.name, args.version)
+    print(f"{args.name}: champion is now v{args.version} (was {'v' + previous if previous else 'none'})")
+    return 0
+
+
+def run_models_rollback(args: argparse.Namespace) -> int:
+    from arlm.registry import rollback
+
+    old, new = rollback(args.name)
+    print(f"{args.name}: champion rolled back from v{old} to v{new}")
+    return 0

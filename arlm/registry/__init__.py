@@ -1,0 +1,32 @@
+"""The MLflow side of arlm: log the pyfunc model, register it through the champion gate, resolve
+model URIs back to files. MLflow is imported inside the functions, so ``import arlm.registry`` is
+cheap; ``pyfunc_model.py`` is the file MLflow stores and executes (models from code).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "log_model": "arlm.registry.log",
+    "pip_requirements": "arlm.registry.log",
+    "register_with_gate": "arlm.registry.gate",
+    "GateDecision": "arlm.registry.gate",
+    "promote": "arlm.registry.gate",
+    "rollback": "arlm.registry.gate",
+    "load_generator": "arlm.registry.resolve",
+    "resolve_model": "arlm.registry.resolve",
+    "resolve_model_for_eval": "arlm.registry.resolve",
+    "list_models": "arlm.registry.listing",
+    "show_model": "arlm.registry.listing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'arlm.registry' has no attribute {name!r}")

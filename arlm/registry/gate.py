@@ -1,0 +1,241 @@
+"""Registration with a quality gate, and the champion alias managed by hand.
+
+Every registered version gets alias ``challenger``. It becomes ``champion`` only if its test bits
+per byte beat the current champion's **on the same test split** (or there is no champion):
+figures measured on different held-out text are not comparable, so a champion measured elsewhere
+is never replaced automatically (``arlm models promote`` does it by hand). The decision and both
+figures are stored as version tags.
+
+MLflow aliases keep no history, so the registered model carries one: tag
+``arlm.champion_history``, the JSON list of versions that were champion, oldest first.
+``rollback`` moves ``champion`` back to the previous entry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from arlm.errors import ConfigError, NotFoundError
+from arlm.registry.tracking import use_tracking
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "arlm.champion_history"
+BPB_TAG = "arlm.test_bpb"
+SPLIT_TAG = "arlm.test_split_id"
+MAX_HISTORY = 100
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    name: str
+    version: str
+    promoted: bool
+    challenger_bpb: float
+    champion_version: str | None
+    champion_bpb: float | None
+    test_split_id: str
+    reason: str
+
+    def summary(self) -> str:
+        verdict = "promoted to champion" if self.promoted else "kept as challenger"
+        return f"{self.name} v{self.version} {verdict}: {self.reason}"
+
+    def markdown(self) -> str:
+        champ = "none" if self.champion_version is None else f"v{self.champion_version}"
+        champ_bpb = "-" if self.champion_bpb is None else f"{self.champion_bpb:.4f}"
+        return "\n".join([
+            f"# Registration of `{self.name}` v{self.version}",
+            "",
+            f"**Decision: {'PROMOTED to champion' if self.promoted else 'NOT promoted (challenger)'}**",
+            "",
+            "| | version | test bits/byte |",
+            "| --- | --- | --- |",
+            f"| challenger | v{self.version} | {self.challenger_bpb:.4f} |",
+            f"| previous champion | {champ} | {champ_bpb} |",
+            "",
+            f"Test split: `{self.test_split_id}`. {self.reason}",
+            "",
+        ])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _is_missing(exc: Exception) -> bool:
+    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def _history(client: Any, name: str) -> list[str]:
+    raw = client.get_registered_model(name).tags.get(HISTORY_TAG)
+    try:
+        return [str(v) for v in json.loads(raw)] if raw else []
+    except (TypeError, ValueError):
+        return []
+
+
+def _set_champion(client: Any, name: str, version: str, history: list[str]) -> None:
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-MAX_HISTORY:]))
+
+
+def _float_tag(tags: Mapping[str, str], key: str) -> float | None:
+    try:
+        value = float(tags[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def decide(challenger_bpb: float, test_split_id: str, champion: Any | None) -> tuple[bool, float | None, str]:
+    """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls."""
+    if champion is None:
+        return True, None, "there is no champion yet."
+    champ_bpb = _float_tag(champion.tags, BPB_TAG)
+    champ_split = champion.tags.get(SPLIT_TAG)
+    if champ_bpb is None or champ_split is None:
+        return False, champ_bpb, (f"champion v{champion.version} has no test figure to compare with; "
+                                  "promote by hand if wanted.")
+    if champ_split != test_split_id:
+        return False, champ_bpb, (f"champion v{champion.version} was measured on another test split "
+                                  f"({champ_split}): not comparable, promote by hand if wanted.")
+    if challenger_bpb < champ_bpb:
+        return True, champ_bpb, (f"{challenger_bpb:.4f} < {champ_bpb:.4f} bits/byte of champion "
+                                 f"v{champion.version}.")
+    return False, champ_bpb, (f"{challenger_bpb:.4f} >= {champ_bpb:.4f} bits/byte of champion "
+                              f"v{champion.version}: no improvement.")
+
+
+def _logged_model_info(model_uri: str) -> tuple[dict[str, str], str | None]:
+    """(arlm tags, model card) of a logged model, for copying onto the registered version."""
+    import mlflow
+
+    tags: dict[str, str] = {}
+    card = None
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        card = (info.metadata or {}).get("description")
+        if getattr(info, "model_id", None):
+            logged = mlflow.MlflowClient().get_logged_model(info.model_id)
+            tags = {k: v for k, v in logged.tags.items() if not k.startswith("mlflow.")}
+    except Exception:  # best effort: registration must not fail on missing metadata
+        pass
+    return tags, card
+
+
+def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id: str, *,
+                       tracking_uri: str | None = None, tags: Mapping[str, str] | None = None,
+                       description: str | None = None) -> GateDecision:
+    """Register ``model_uri`` as a new version of ``name``, alias it ``challenger``, and promote
+    it to ``champion`` if it passes the gate (see module doc)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(test_bpb, (int, float)) or not math.isfinite(test_bpb):
+        raise ConfigError(f"register_with_gate: test bits per byte must be a finite number, got {test_bpb!r}")
+    client = use_tracking(tracking_uri)
+    logged_tags, card = _logged_model_info(model_uri)
+    version_tags = {**logged_tags, **{k: str(v) for k, v in (tags or {}).items()},
+                    BPB_TAG: repr(float(test_bpb)), SPLIT_TAG: test_split_id}
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
+    mv = mlflow.register_model(model_uri, name, tags=version_tags)
+    version = str(mv.version)
+    if description or card:
+        client.update_model_version(name, version, description=description or card)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+
+    champion = version_by_alias(client, name, CHAMPION)
+    promoted, champ_bpb, reason = decide(float(test_bpb), test_split_id, champion)
+    if promoted:
+        history = _history(client, name)
+        if champion is not None and (not history or history[-1] != str(champion.version)):
+            history.append(str(champion.version))  # an alias set outside arlm: remember it
+        _set_champion(client, name, version, history + [version])
+    decision = GateDecision(name=name, version=version, promoted=promoted, challenger_bpb=float(test_bpb),
+                            champion_version=None if champion is None else str(champion.version),
+                            champion_bpb=champ_bpb, test_split_id=test_split_id, reason=reason)
+    for key, value in {"arlm.gate.decision": "promoted" if promoted else "refused",
+                       "arlm.gate.reason": reason,
+                       "arlm.gate.challenger_bpb": repr(float(test_bpb)),
+                       "arlm.gate.champion_bpb": "" if champ_bpb is None else repr(champ_bpb),
+                       "arlm.gate.champion_version": decision.champion_version or ""}.items():
+        client.set_model_version_tag(name, version, key, value)
+    return decision
+
+
+def _check_version(client: Any, name: str, version: str | int) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version(name, str(version)).version)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            from arlm.registry.resolve import registry_listing
+
+            raise NotFoundError(f"model {name} has no version {version}; {registry_listing(client)}") from None
+        raise
+
+
+def promote(name: str, version: str | int, *, tracking_uri: str | None = None) -> str | None:
+    """Make ``version`` the champion by hand; returns the previous champion's version (or None)."""
+    client = use_tracking(tracking_uri)
+    version = _check_version(client, name, version)
+    current = version_by_alias(client, name, CHAMPION)
+    history = _history(client, name)
+    if current is not None and (not history or history[-1] != str(current.version)):
+        history.append(str(current.version))
+    if current is None or str(current.version) != version:
+        _set_champion(client, name, version, history + [version])
+    client.set_model_version_tag(name, version, "arlm.gate.decision", "promoted by hand")
+    return None if current is None else str(current.version)
+
+
+def rollback(name: str, *, tracking_uri: str | None = None) -> tuple[str, str]:
+    """Move ``champion`` back to the previous champion; returns (from_version, to_version)."""
+    client = use_tracking(tracking_uri)
+    _check_registered(client, name)
+    current = version_by_alias(client, name, CHAMPION)
+    if current is None:
+        raise NotFoundError(f"model {name} has no champion to roll back")
+    history = _history(client, name)
+    if history and history[-1] == str(current.version):
+        history = history[:-1]
+    while history and history[-1] == str(current.version):
+        history.pop()
+    if not history:
+        raise ConfigError(f"model {name}: champion v{current.version} has no previous champion to roll back to")
+    previous = history[-1]
+    _set_champion(client, name, previous, history)
+    client.set_model_version_tag(name, str(current.version), "arlm.gate.decision", "rolled back")
+    return str(current.version), previous
+
+
+def _check_registered(client: Any, name: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            from arlm.registry.resolve import registry_listing
+
+            raise NotFoundError(f"no registered model named {name!r}; {registry_listing(client)}") from None
+        raise

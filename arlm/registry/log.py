@@ -1,0 +1,141 @@
+"""``log_model``: a trained model folder + its tokenizer -> an MLflow pyfunc model (from code).
+
+How ``arlm`` travels with the model: a copy of the ``arlm`` package (sources only) is logged as the
+model's ``code_paths``; MLflow puts it on ``sys.path`` before running ``pyfunc_model.py``. A fresh
+environment with only the model's ``pip_requirements`` (torch, numpy, safetensors, tokenizers,
+pandas, mlflow-skinny; exact versions of this environment) can therefore load and run it; the
+parts of arlm that need Prefect, Ray or DuckDB are copied too but never imported.
+Requirements are given explicitly (MLflow's inference takes seconds and would pick up the
+whole training stack).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Mapping
+
+from arlm.errors import NotFoundError
+from arlm.registry.model_card import model_card
+from arlm.registry.tracking import EXPERIMENT, ensure_experiment, use_tracking
+
+PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
+MODEL_FILES = ("model.safetensors", "model_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_meta.json")
+# what pyfunc_model.py needs at load and predict time (mlflow-skinny: no server, no SQL store)
+RUNTIME_PACKAGES = ("torch", "numpy", "safetensors", "tokenizers", "pandas")
+
+
+def pip_requirements() -> list[str]:
+    """Exact versions of this environment's runtime packages (torch without its local +cpu tag)."""
+    reqs = []
+    for name in RUNTIME_PACKAGES:
+        try:
+            reqs.append(f"{name}=={version(name).split('+')[0]}")
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies of arlm
+            reqs.append(name)
+    mlflow_version = version("mlflow-skinny") if _installed("mlflow-skinny") else version("mlflow")
+    return [f"mlflow-skinny=={mlflow_version}", *reqs]
+
+
+def _installed(name: str) -> bool:
+    try:
+        version(name)
+        return True
+    except PackageNotFoundError:
+        return False
+
+
+def git_commit() -> str:
+    """The commit of the arlm sources, or "unknown" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def signature() -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    from arlm.registry.pyfunc_model import PARAM_DEFAULTS
+
+    types = {int: "long", float: "double", bool: "boolean"}
+    params = [ParamSpec(k, types[type(v)], v) for k, v in PARAM_DEFAULTS.items()]
+    params.append(ParamSpec("stop", "string", [], (-1,)))
+    return ModelSignature(inputs=Schema([ColSpec("string", "prompt")]), outputs=Schema([ColSpec("string")]),
+                          params=ParamSchema(params))
+
+
+def _stage(src: Path, files: tuple[str, ...], dst: Path, required: tuple[str, ...]) -> Path:
+    """Copy only the files the served model needs (not optimizer state of a checkpoint)."""
+    dst.mkdir(parents=True)
+    for name in files:
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+        elif name in required:
+            raise NotFoundError(f"{src / name}: missing ({src} is not a complete folder)")
+    return dst
+
+
+def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "model",
+              metrics: Mapping[str, float] | None = None, tags: Mapping[str, str] | None = None,
+              description: str | None = None, run_id: str | None = None,
+              tracking_uri: str | None = None) -> Any:
+    """Log the model as a pyfunc in MLflow run ``run_id`` (resumed) or a new run of experiment
+    ``arlm``; returns MLflow's ``ModelInfo`` (``.model_uri`` to register).
+
+    ``tags`` (lineage: ``arlm.corpus_version``, ``arlm.tokenizer_version``,
+    ``arlm.token_dataset_version``, ``arlm.token_dataset_path``...) go on the logged model, with the
+    model kind, size and git commit added; ``metrics`` are logged on the model and as
+    ``metric.<name>`` tags; ``description`` (default: a generated model card) is stored in the
+    model's metadata and becomes the registered version's description.
+    """
+    import mlflow
+    import pandas as pd
+
+    from arlm.models import load_model, read_model_metadata
+
+    model_dir, tokenizer_dir = Path(model_dir), Path(tokenizer_dir)
+    client = use_tracking(tracking_uri)
+    meta = read_model_metadata(model_dir)
+    num_params = load_model(model_dir).num_params()  # also proves the weights load
+    metrics = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
+    all_tags = {"arlm.model_kind": meta["kind"], "arlm.num_params": str(num_params),
+                "arlm.git_commit": git_commit(),
+                **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
+                **{k: str(v) for k, v in (tags or {}).items()}}
+    card = description or model_card(meta, num_params, metrics, all_tags)
+
+    with tempfile.TemporaryDirectory(prefix="arlm-log-") as tmp:
+        tmp = Path(tmp)
+        staged_model = _stage(model_dir, MODEL_FILES, tmp / "model", MODEL_FILES)
+        staged_tok = _stage(tokenizer_dir, TOKENIZER_FILES, tmp / "tokenizer", ("tokenizer.json",))
+        code = tmp / "code" / "arlm"
+        shutil.copytree(Path(__file__).resolve().parent.parent, code,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp-*"))
+        if run_id is None:
+            run = mlflow.start_run(experiment_id=ensure_experiment(client, EXPERIMENT),
+                                   run_name=f"log-{name}")
+        else:
+            run = mlflow.start_run(run_id=run_id)
+        with run:
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(PYFUNC_FILE),
+                artifacts={"model": str(staged_model), "tokenizer": str(staged_tok)},
+                code_paths=[str(code)],
+                signature=signature(),
+                input_example=pd.DataFrame({"prompt": ["The "]}),
+                pip_requirements=pip_requirements(),
+                metadata={"arlm_kind": meta["kind"], "arlm_num_params": num_params, "description": card},
+                tags=all_tags,
+            )
+            if metrics:
+                mlflow.log_metrics(metrics, model_id=info.model_id)
+    return info

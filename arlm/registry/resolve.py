@@ -1,0 +1,177 @@
+"""From a model URI to files on disk: ``models:/NAME@alias``, ``models:/NAME/3``, ``models:/m-<id>``,
+``runs:/<run_id>/<name>``, or a local folder holding an ``MLmodel`` file.
+
+The CLI and the evaluation flow load the model with arlm directly (``TextGenerator.from_dirs``)
+rather than through ``mlflow.pyfunc.load_model``: the same files, without executing the logged code
+in this process, and with the registry tags at hand (``arlm.token_dataset_version`` tells
+``arlm evaluate --split`` which token dataset the model was trained and tested on).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arlm.errors import DataError, NotFoundError
+from arlm.registry.gate import _is_missing
+from arlm.registry.tracking import use_tracking
+
+_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
+_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+DATASET_TAG = "arlm.token_dataset_version"
+DATASET_PATH_TAG = "arlm.token_dataset_path"
+
+
+@dataclass
+class ResolvedModel:
+    uri: str
+    local_dir: Path  # folder holding MLmodel
+    model_dir: Path  # arlm model folder (safetensors + config)
+    tokenizer_dir: Path
+    tags: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    name: str | None = None
+    version: str | None = None
+
+
+def registry_listing(client: Any) -> str:
+    """One line naming the registered models and their aliases (for not-found messages)."""
+    try:
+        models = client.search_registered_models()
+    except Exception:  # pragma: no cover - listing is a courtesy
+        return "could not list registered models"
+    if not models:
+        return "no models are registered yet (run `arlm pipeline` or `arlm train` first)"
+    parts = []
+    for m in models:
+        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted((m.aliases or {}).items()))
+        parts.append(f"{m.name} ({aliases or 'no aliases'})")
+    return "registered models: " + "; ".join(parts)
+
+
+def _version_entity(client: Any, uri: str) -> Any | None:
+    """The ModelVersion a ``models:/NAME@alias`` or ``models:/NAME/N`` URI names (None for others)."""
+    from mlflow.exceptions import MlflowException
+
+    m_alias, m_version = _ALIAS.match(uri), _VERSION.match(uri)
+    try:
+        if m_alias:
+            return client.get_model_version_by_alias(m_alias["name"], m_alias["alias"])
+        if m_version:
+            return client.get_model_version(m_version["name"], m_version["version"])
+    except MlflowException as exc:
+        if _is_missing(exc):
+            raise NotFoundError(f"model URI {uri} not found; {registry_listing(client)}") from None
+        raise
+    return None
+
+
+def _tags_of(client: Any, uri: str, mv: Any | None, local_dir: Path) -> tuple[dict[str, str], str | None]:
+    """Registry tags (version's, else the logged model's, else the run's) and the source run id."""
+    from mlflow.models import Model
+
+    tags: dict[str, str] = {}
+    run_id = None
+    model_id = None
+    try:
+        mlmodel = Model.load(str(local_dir))
+        run_id, model_id = mlmodel.run_id, getattr(mlmodel, "model_id", None)
+    except Exception:
+        pass
+    if mv is not None:
+        tags.update(mv.tags or {})
+        run_id = mv.run_id or run_id
+    if model_id and not tags:
+        try:
+            tags.update({k: v for k, v in client.get_logged_model(model_id).tags.items()
+                         if not k.startswith("mlflow.")})
+        except Exception:
+            pass
+    if run_id and not tags:
+        try:
+            tags.update({k: v for k, v in client.get_run(run_id).data.tags.items()
+                         if not k.startswith("mlflow.")})
+        except Exception:
+            pass
+    return tags, run_id
+
+
+def _artifact_dirs(local_dir: Path) -> tuple[Path, Path]:
+    from mlflow.models import Model
+
+    try:
+        flavor = Model.load(str(local_dir)).flavors["python_function"]
+        artifacts = flavor["artifacts"]
+        model_dir = local_dir / artifacts["model"]["path"]
+        tokenizer_dir = local_dir / artifacts["tokenizer"]["path"]
+    except (KeyError, OSError, TypeError) as exc:
+        raise DataError(f"{local_dir}: not an arlm MLflow model (no model/tokenizer artifacts: {exc})") from None
+    return model_dir, tokenizer_dir
+
+
+def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> ResolvedModel:
+    """Download the model ``uri`` names into ``dst`` (a local MLmodel folder is used in place)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = use_tracking(tracking_uri)
+    local = Path(uri)
+    mv = None
+    if "://" not in uri and not uri.startswith(("models:/", "runs:/")):
+        if not (local / "MLmodel").is_file():
+            raise NotFoundError(f"model {uri!r}: not a model URI (models:/NAME@alias, models:/NAME/N, "
+                                f"runs:/RUN/NAME) nor a folder with an MLmodel file; {registry_listing(client)}")
+        local_dir = local.resolve()
+    else:
+        mv = _version_entity(client, uri)
+        try:
+            local_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+        except MlflowException as exc:
+            if _is_missing(exc) or "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+                raise NotFoundError(f"model URI {uri} not found; {registry_listing(client)}") from None
+            raise
+        except OSError as exc:
+            raise NotFoundError(f"model URI {uri}: artifacts unavailable ({exc})") from None
+    model_dir, tokenizer_dir = _artifact_dirs(local_dir)
+    tags, run_id = _tags_of(client, uri, mv, local_dir)
+    return ResolvedModel(uri=uri, local_dir=local_dir, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
+                         tags=tags, run_id=run_id, name=getattr(mv, "name", None),
+                         version=None if mv is None else str(mv.version))
+
+
+def load_generator(uri: str, *, tracking_uri: str | None = None, device: str = "cpu"):
+    """A ``TextGenerator`` for the model ``uri`` names, with its registry tags in ``.tags``."""
+    from arlm.generation.text import TextGenerator
+
+    with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
+        res = resolve_model(uri, Path(tmp), tracking_uri)
+        gen = TextGenerator.from_dirs(res.model_dir, res.tokenizer_dir, device=device,
+                                      tags=res.tags, source=uri)
+        gen.resolved = res  # paths inside tmp are gone after this block; tags/ids remain useful
+        return gen
+
+
+def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None = None) -> tuple[Path, str, str | None]:
+    """(model folder kept under the home's cache, token dataset id, MLflow run id) of a model URI.
+
+    The dataset id comes from tag ``arlm.token_dataset_version`` (set at registration).
+    """
+    from arlm.versioning import atomic_dir, content_hash
+
+    with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
+        res = resolve_model(model_uri, Path(tmp), tracking_uri)
+        dataset_id = res.tags.get(DATASET_TAG)
+        if not dataset_id:
+            raise NotFoundError(f"model {model_uri} has no {DATASET_TAG} tag: cannot tell which token "
+                                "dataset to evaluate on (use --text-file)")
+        key = content_hash(res.name, res.version, res.run_id, str(res.local_dir) if res.name is None else "")
+        final = Path(home.cache) / "models" / key
+        if not (final / "model_config.json").is_file():
+            with atomic_dir(final) as out:
+                for f in res.model_dir.iterdir():
+                    shutil.copy2(f, out / f.name)
+        return final, dataset_id, res.run_id

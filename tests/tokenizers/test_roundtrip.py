@@ -1,0 +1,90 @@
+"""Every kind round-trips any Unicode text; the tiktoken path gives HF's ids exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arlm.tokenizers import EOT, PAD, TokenizerConfig, build_tokenizer, load_tokenizer
+
+KINDS = ("bpe", "char", "bytes")
+
+# Arbitrary Unicode (hypothesis excludes lone surrogates, which UTF-8 cannot hold), plus text
+# salted with the pieces that stress the tokenizers: specials, whitespace runs, code, multi-byte.
+SALT = st.sampled_from([EOT, PAD, "<|", "|>", "\n\n", "    ", " \t", "\r\n", "def ", "'s", "'ll", "éé",
+                        "東京", "🙂", "\u200d", "\x00", "<0x41>", "  x", "123", " 45"])
+TEXT = st.one_of(st.text(), st.lists(st.one_of(SALT, st.text(max_size=5)), max_size=20).map("".join))
+
+
+@pytest.fixture(scope="module")
+def tokenizers_by_kind(module_corpus, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("tokenizers")
+    return {k: load_tokenizer(build_tokenizer(TokenizerConfig(kind=k, vocab_size=600), module_corpus, out).path)
+            for k in KINDS}
+
+
+def test_fast_encoder_chosen_per_kind(tokenizers_by_kind) -> None:
+    assert tokenizers_by_kind["bpe"].encoder.name == "tiktoken"
+    assert tokenizers_by_kind["bytes"].encoder.name == "bytes"
+    assert tokenizers_by_kind["char"].encoder.name == "hf"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXT)
+def test_roundtrip_and_same_ids_as_hf(tokenizers_by_kind, kind: str, text: str) -> None:
+    tok = tokenizers_by_kind[kind]
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text
+    assert ids == tok.reference_encode(text)
+    assert tok.encode_numpy(text).tolist() == ids
+    # specials inside text are plain text on both paths: never the special ids
+    assert tok.eot_id not in ids and tok.pad_id not in ids
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_specials_are_ids_0_and_1_and_decode_to_their_text(tokenizers_by_kind, kind: str) -> None:
+    tok = tokenizers_by_kind[kind]
+    assert (tok.eot_id, tok.pad_id) == (0, 1)
+    assert tok.decode([tok.eot_id]) == EOT and tok.decode([tok.pad_id]) == PAD
+    tokens, lengths = tok.encode_documents(["ab", "", "c"])
+    assert lengths.sum() == len(tokens) and tokens[lengths.cumsum() - 1].tolist() == [tok.eot_id] * 3
+
+
+def test_bpe_learns_merges_and_bytes_is_one_token_per_byte(tokenizers_by_kind) -> None:
+    text = "the model reads text"
+    assert len(tokenizers_by_kind["bpe"].encode(text)) < len(text) / 2
+    assert len(tokenizers_by_kind["bytes"].encode("é🙂")) == len("é🙂".encode())
+    assert tokenizers_by_kind["bytes"].vocab_size == 258
+
+
+def test_char_falls_back_to_bytes_for_unseen_characters(tokenizers_by_kind) -> None:
+    tok = tokenizers_by_kind["char"]
+    assert len(tok.encode("the")) == 3  # seen characters: one token each
+    unseen = "\U0001F99C"  # not in the corpus: its 4 UTF-8 bytes
+    assert [tok.token_bytes(i) for i in tok.encode(unseen)] == [bytes([b]) for b in unseen.encode()]
+
+
+def test_pieces_concatenate_to_the_text(tokenizers_by_kind) -> None:
+    text = "def f(x):\n    return 'naïve 🙂'"
+    for tok in tokenizers_by_kind.values():
+        assert b"".join(b for _, b in tok.pieces(text)) == text.encode()
+
+
+def test_load_from_bare_json_infers_kind(tokenizers_by_kind, tmp_path: Path) -> None:
+    for kind, tok in tokenizers_by_kind.items():
+        p = tmp_path / f"{kind}.json"
+        p.write_text(tok.to_json_str(), encoding="utf-8")
+        again = load_tokenizer(p)
+        assert again.kind == kind and again.encode("héllo wörld") == tok.encode("héllo wörld")
+
+
+def test_decode_rejects_out_of_range_ids(tokenizers_by_kind) -> None:
+    from arlm.errors import DataError
+
+    tok = tokenizers_by_kind["bpe"]
+    with pytest.raises(DataError, match="out of range"):
+        tok.decode([tok.vocab_size])
