@@ -49,7 +49,7 @@ def git_commit() -> str:
 # --------------------------------------------------------------------------------------------
 def ingest_stage(cfg, home: Home, progress: Progress | None = None) -> dict[str, Any]:
     """Corpus SPEC -> corpus version (Parquet in the lake + catalog rows)."""
-    from arlm.data import ingest
+    from arlm.data.ingest import ingest
 
     home.ensure()
     cv = ingest(cfg, home)

@@ -8,7 +8,7 @@ from prefect import flow
 
 from flows.params import IngestParams
 from flows.runs import run_name_from
-from flows.tasks import ingest_task
+from flows.tasks import ingest_cached
 
 
 @flow(name="ingest", flow_run_name=run_name_from("ingest", "corpus"),
@@ -16,5 +16,5 @@ from flows.tasks import ingest_task
 def ingest(params: IngestParams = IngestParams()) -> dict[str, Any]:
     from arlm.data import IngestConfig
 
-    return ingest_task(IngestConfig(corpus=params.corpus, val_fraction=params.val_fraction,
+    return ingest_cached(IngestConfig(corpus=params.corpus, val_fraction=params.val_fraction,
                                     test_fraction=params.test_fraction), params.home)

@@ -9,8 +9,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.params import PipelineParams
 from flows.runs import run_name_from
-from flows.tasks import (evaluate_task, home_of, ingest_task, register_task, tokenize_task,
-                         tokenizer_task, train_task)
+from flows.tasks import (evaluate_task, home_of, ingest_cached, register_task, tokenize_cached,
+                         tokenizer_cached, train_task)
 
 SAMPLE_PROMPT = "Return the"
 
@@ -35,11 +35,11 @@ def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:
     from arlm.data import IngestConfig
     from arlm.tokenizers import TokenizerConfig
 
-    cv = ingest_task(IngestConfig(corpus=p.corpus, val_fraction=p.val_fraction,
-                                  test_fraction=p.test_fraction), root)
-    tok = tokenizer_task(TokenizerConfig(kind=p.tokenizer_kind, vocab_size=p.vocab_size),
-                         cv["corpus_id"], root)
-    ds = tokenize_task(cv["corpus_id"], tok["tokenizer_id"], root)
+    cv = ingest_cached(IngestConfig(corpus=p.corpus, val_fraction=p.val_fraction,
+                                    test_fraction=p.test_fraction), root)
+    tok = tokenizer_cached(TokenizerConfig(kind=p.tokenizer_kind, vocab_size=p.vocab_size),
+                           cv["corpus_id"], root)
+    ds = tokenize_cached(cv["corpus_id"], tok["tokenizer_id"], root)
     return cv, tok, ds
 
 

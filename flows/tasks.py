@@ -1,16 +1,16 @@
 """Prefect tasks around ``arlm.stages``: retries, caching, concurrency and artifacts live here,
 the work itself in the stage functions.
 
-Caching: the ingest/tokenizer/tokenize tasks are keyed on the hash of their config, their inputs'
-versions and a cheap fingerprint of the source files, plus the list of artifacts present in the
-home, so a rerun with unchanged inputs is a cache hit (Prefect logs "Cached"), and deleting an
-artifact invalidates the key instead of handing back an id that no longer exists. Results are
+Caching: the ingest task is keyed on the corpus version id (the data layer's hash of the source
+manifest and cleaning config), the tokenizer/tokenize tasks on their config and inputs' versions;
+each key also says whether the artifact is still in the home, so a rerun with unchanged inputs is a
+cache hit (Prefect logs "Cached") and deleting an artifact invalidates the key instead of handing
+back an id that no longer exists. Results are
 stored as JSON, never pickles.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -39,67 +39,72 @@ def _logger_progress():
         return lambda m: print(m, file=sys.stderr, flush=True)
 
 
-def _listing(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if ".tmp-" not in p.name) if folder.exists() else []
+# Each stage's artifact id, computed without doing the work: the cache key, and the folder whose
+# presence decides whether a cached result may be used.
+def ingest_target(cfg, home: Home) -> Path:
+    from arlm.data.ingest import version_id_for
+    from arlm.data.sources import plan_source
+
+    return home.lake / version_id_for(cfg, plan_source(cfg, home.cache / "downloads"))
 
 
-def source_fingerprint(spec: str) -> Any:
-    """Cheap stand-in for the source manifest: sizes and mtimes of local files, the Python build
-    for stdlib corpora, the spec itself otherwise (URLs carry their sha256, hf: names their data)."""
-    if spec.startswith("stdlib-"):
-        import sysconfig
+def tokenizer_target(cfg, corpus_id: str, home: Home) -> Path:
+    from types import SimpleNamespace
 
-        return [spec, sys.version, sysconfig.get_paths()["stdlib"]]
-    path = Path(spec.rsplit(":", 1)[0] if ":" in spec and not Path(spec).exists() else spec)
-    if path.is_file():
-        st = path.stat()
-        return [spec, st.st_size, st.st_mtime_ns]
-    if path.is_dir():
-        rows = []
-        for root, _dirs, files in os.walk(path, followlinks=False):
-            for f in files:
-                try:
-                    st = os.stat(os.path.join(root, f))
-                except OSError:
-                    continue
-                rows.append((os.path.relpath(os.path.join(root, f), path), st.st_size, st.st_mtime_ns))
-        return [spec, sorted(rows)]
-    return [spec]
+    from arlm.tokenizers import tokenizer_id
+
+    return home.tokenizers / tokenizer_id(cfg, SimpleNamespace(id=corpus_id))
+
+
+def tokenize_target(corpus_id: str, tokenizer_id: str, home: Home) -> Path:
+    from arlm.tokenizers.dataset import DEFAULT_SHARD_TOKENS, token_dataset_id
+
+    return home.tokens / token_dataset_id(corpus_id, tokenizer_id, DEFAULT_SHARD_TOKENS)
+
+
+def _key(stage: str, target: Path, home: Home) -> str:
+    return f"{stage}-{target.name}-{content_hash(str(home.root), length=8)}"
 
 
 def _ingest_key(ctx, parameters: dict[str, Any]) -> str:
-    cfg = parameters["cfg"]
     home = home_of(parameters.get("home_root"))
-    return "ingest-" + content_hash(cfg.model_dump(), source_fingerprint(cfg.corpus), str(home.root),
-                                    _listing(home.lake))
+    return _key("ingest", ingest_target(parameters["cfg"], home), home)
 
 
 def _tokenizer_key(ctx, parameters: dict[str, Any]) -> str:
     home = home_of(parameters.get("home_root"))
-    return "tokenizer-" + content_hash(parameters["cfg"].model_dump(), parameters["corpus_id"],
-                                       str(home.root), _listing(home.tokenizers))
+    return _key("tokenizer", tokenizer_target(parameters["cfg"], parameters["corpus_id"], home), home)
 
 
 def _tokenize_key(ctx, parameters: dict[str, Any]) -> str:
     home = home_of(parameters.get("home_root"))
-    return "tokenize-" + content_hash(parameters["corpus_id"], parameters["tokenizer_id"],
-                                      str(home.root), _listing(home.tokens))
+    return _key("tokenize", tokenize_target(parameters["corpus_id"], parameters["tokenizer_id"], home), home)
+
+
+def run_cached(task_fn, target: Path, *args: Any) -> Any:
+    """Call a cached task; if its artifact is gone from the home (deleted by hand), refresh the
+    cache instead of handing back the id of something that no longer exists."""
+    fn = task_fn if target.is_dir() else task_fn.with_options(refresh_cache=True)
+    return fn(*args)
 
 
 _cached = dict(persist_result=True, result_serializer="json", cache_expiration=CACHE_EXPIRATION)
 
 
 def transient_only(task, task_run, state) -> bool:
-    """Retry only what may pass on a second try: never a user error (bad path, bad config)."""
+    """Retry only what may pass on a second try (network, locks, I/O hiccups: OSError and its
+    kin), never a user error (bad path, bad config: ArlmError) or a bug."""
     from arlm.errors import ArlmError
 
     try:
         state.result()
     except ArlmError:
         return False
-    except Exception:
+    except (OSError, TimeoutError, ConnectionError):
         return True
-    return True
+    except Exception:
+        return False
+    return False
 
 
 @task(name="ingest", cache_key_fn=_ingest_key, retries=2, retry_delay_seconds=[5, 30],
@@ -165,3 +170,16 @@ def register_task(train_summary: dict[str, Any], metrics: dict[str, Any], model_
     create_markdown_artifact(out["decision_markdown"], key="registration",
                              description=f"{model_name} version {out['version']}")
     return out
+
+
+def ingest_cached(cfg, root: str | None) -> dict[str, Any]:
+    return run_cached(ingest_task, ingest_target(cfg, home_of(root)), cfg, root)
+
+
+def tokenizer_cached(cfg, corpus_id: str, root: str | None) -> dict[str, Any]:
+    return run_cached(tokenizer_task, tokenizer_target(cfg, corpus_id, home_of(root)), cfg, corpus_id, root)
+
+
+def tokenize_cached(corpus_id: str, tokenizer_id: str, root: str | None) -> dict[str, Any]:
+    return run_cached(tokenize_task, tokenize_target(corpus_id, tokenizer_id, home_of(root)),
+                      corpus_id, tokenizer_id, root)

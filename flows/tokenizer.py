@@ -8,7 +8,7 @@ from prefect import flow
 
 from flows.params import TokenizerParams
 from flows.runs import run_name_from
-from flows.tasks import ingest_task, tokenize_task, tokenizer_task
+from flows.tasks import ingest_cached, tokenize_cached, tokenizer_cached
 
 
 @flow(name="tokenizer", flow_run_name=run_name_from("tokenizer", "corpus", "tokenizer_kind"),
@@ -17,8 +17,8 @@ def tokenizer(params: TokenizerParams = TokenizerParams()) -> dict[str, Any]:
     from arlm.data import IngestConfig
     from arlm.tokenizers import TokenizerConfig
 
-    corpus_id = params.corpus_id or ingest_task(IngestConfig(corpus=params.corpus), params.home)["corpus_id"]
-    tok = tokenizer_task(TokenizerConfig(kind=params.tokenizer_kind, vocab_size=params.vocab_size),
+    corpus_id = params.corpus_id or ingest_cached(IngestConfig(corpus=params.corpus), params.home)["corpus_id"]
+    tok = tokenizer_cached(TokenizerConfig(kind=params.tokenizer_kind, vocab_size=params.vocab_size),
                          corpus_id, params.home)
-    ds = tokenize_task(corpus_id, tok["tokenizer_id"], params.home)
+    ds = tokenize_cached(corpus_id, tok["tokenizer_id"], params.home)
     return {"tokenizer": tok, "dataset": ds}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def add_parsers(sub) -> None:
@@ -120,6 +121,11 @@ def mlflow_alias_resolver(home):
     def resolve(name: str, alias: str) -> int:
         from arlm.errors import NotFoundError
 
+        uri = home.mlflow_tracking_uri
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+            # no registry was ever written here: do not create one (and skip importing MLflow)
+            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
+                                f"(no MLflow store at {uri})")
         try:
             import mlflow
 

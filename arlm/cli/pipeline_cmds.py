@@ -54,6 +54,16 @@ def params_from_args(model_cls, args: argparse.Namespace, **extra):
         raise ConfigError(f"{loc}: {err['msg']} (got {err.get('input')!r})") from None
 
 
+def preflight_corpus(spec: str, home_root: str | None) -> None:
+    """Resolve the corpus SPEC (paths exist, a folder has files) before Prefect and Ray start,
+    so a typo costs a second, not a server start-up, and nothing is written."""
+    from arlm.data import IngestConfig
+    from arlm.data.sources import plan_source
+    from arlm.home import get_home
+
+    plan_source(IngestConfig(corpus=spec), get_home(home_root).cache / "downloads")
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("pipeline", help="run the whole pipeline (Prefect flow) on a corpus",
                        description="Ingest -> tokenizer -> tokenize -> train (Ray Train) -> evaluate -> "
@@ -73,6 +83,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from arlm.stages import make_train_config
 
     make_train_config(params.model, max_seconds=params.max_seconds)  # unknown model -> error now
+    preflight_corpus(params.corpus, params.home)
     t0 = time.time()
     from flows.pipeline import pipeline
 

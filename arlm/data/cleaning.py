@@ -137,14 +137,16 @@ def segment(text: str, size: int) -> list[str]:
 
 
 def longest_line_exceeds(text: str, limit: int) -> bool:
-    """True when some line of ``text`` is longer than ``limit`` characters (no full split)."""
-    if len(text) <= limit:
-        return False
+    """True when some line of ``text`` is longer than ``limit`` characters.
+
+    Jumps from the last newline of each ``limit``-wide window to the next (``rfind`` is a
+    memrchr), so it costs a handful of calls per ``limit`` characters, not one per line.
+    """
     pos, n = 0, len(text)
-    while pos < n:
-        nl = text.find("\n", pos, pos + limit + 1)
+    while n - pos > limit:
+        nl = text.rfind("\n", pos, pos + limit + 1)
         if nl < 0:
-            return n - pos > limit
+            return True
         pos = nl + 1
     return False
 

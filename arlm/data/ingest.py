@@ -76,7 +76,6 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     tally = Tally()
     seen: set[bytes] = set()
     outcomes: dict[str, FileOutcome] = {}  # by uri: row-group / row-range units share a file
-    n_dupes = 0
     backend, n_workers = choose_backend(plan.units, cfg.workers, cfg.ray_address)
     started = time.perf_counter()
     done_files = done_bytes = 0
@@ -92,25 +91,15 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
                     prev.reason = "" if prev.n_docs else (prev.reason or o.reason)
                 else:
                     outcomes[o.uri] = o
-            for doc in result.docs:
-                doc_id = doc[0]
-                if cfg.dedup:
-                    key = bytes.fromhex(doc_id[:32])
-                    if key in seen:
-                        n_dupes += 1
-                        tally.add("skipped:duplicate")
-                        continue
-                    seen.add(key)
-                for split, d in splitter.push(doc_id, doc):
-                    writer.add(split, *d)
+            _route(result, splitter, writer, seen if cfg.dedup else None, tally)
             done_files += len(result.outcomes)
             done_bytes += result.n_input_bytes
             if progress is not None:
                 progress({"files_done": done_files, "files_total": total_files,
                           "bytes_done": done_bytes, "bytes_total": plan.n_bytes,
                           "elapsed_s": time.perf_counter() - started, "backend": backend})
-        for split, d in splitter.finish():
-            writer.add(split, *d)
+        for split, (row, doc_id) in splitter.finish():
+            writer.add(split, row, [doc_id])
         files = writer.close()
     except BaseException:
         writer.abort()
@@ -127,7 +116,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
         "n_input_files": len(plan.entries),
         "n_input_bytes": plan.n_bytes,
         "content_sha256": writer.content_sha256(),
-        "cleaning": build_report(tally, list(outcomes.values()), n_dupes, splitter.moved, policy),
+        "cleaning": build_report(tally, list(outcomes.values()), tally.counts.get("skipped:duplicate", 0), splitter.moved, policy),
         "ingest_seconds": round(elapsed, 3),
         "backend": backend,
         "workers": n_workers,
@@ -148,6 +137,31 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     })
     atomic_write_json(tmp / "corpus.json", meta)
     return meta
+
+
+def _route(result, splitter: Splitter, writer: LakeWriter, seen: set[bytes] | None, tally: Tally) -> None:
+    """Dedup the unit's documents, place each in a split, hand each split its rows (by index)."""
+    batch = result.batch
+    if batch is None or not batch.num_rows:
+        return
+    rows: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for i, doc_id in enumerate(result.doc_ids):
+        if seen is not None:
+            key = bytes.fromhex(doc_id[:32])
+            if key in seen:
+                tally.add("skipped:duplicate")
+                continue
+            seen.add(key)
+        split = splitter.place(doc_id)
+        if split == "hold":  # a compact copy, so the unit's batch is not kept alive
+            evicted = splitter.hold((batch.take([i]), doc_id))
+            if evicted is not None:
+                writer.add("train", evicted[0], [evicted[1]])
+        else:
+            rows[split].append(i)
+    for split, idx in rows.items():
+        if idx:
+            writer.add(split, batch.take(idx), [result.doc_ids[i] for i in idx])
 
 
 def _why(tally: Tally) -> str:

@@ -108,12 +108,13 @@ def split_bytes(cv: CorpusVersion, split: str, max_bytes: int | None = None) -> 
 
 
 class LakeWriter:
-    """Documents to per-split rolling Parquet parts, compressed on a background thread.
+    """Arrow batches of documents to per-split rolling Parquet parts, compressed on a thread.
 
+    ``add(split, batch, doc_ids)`` takes a batch with columns ``doc_id, uri, text, n_bytes``.
     Row groups are cut at ``ROW_GROUP_BYTES`` of text or ``ROW_GROUP_ROWS`` rows and parts at
-    ``PART_BYTES``, so memory holds at most about two row groups per split whatever the corpus
-    size. pyarrow releases the GIL while encoding, so the caller keeps receiving documents while
-    a row group compresses.
+    ``PART_BYTES``, so memory holds about two row groups per split whatever the corpus size.
+    pyarrow releases the GIL while encoding, so the caller keeps routing documents while a row
+    group compresses.
     """
 
     def __init__(self, folder: Path, source: str, row_group_bytes: int = ROW_GROUP_BYTES,
@@ -123,8 +124,9 @@ class LakeWriter:
         self.row_group_bytes = row_group_bytes
         self.part_bytes = part_bytes
         self.compression_level = compression_level
-        self._buf = {s: ([], [], [], []) for s in SPLITS}  # doc_id, uri, text, n_bytes
+        self._buf: dict[str, list] = {s: [] for s in SPLITS}
         self._buf_bytes = dict.fromkeys(SPLITS, 0)
+        self._buf_rows = dict.fromkeys(SPLITS, 0)
         self._writers: dict[str, object] = {}
         self._part_bytes = dict.fromkeys(SPLITS, 0)
         self.files: dict[str, list[str]] = {s: [] for s in SPLITS}
@@ -133,35 +135,37 @@ class LakeWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writer")
         self._pending: Future | None = None
 
-    def add(self, split: str, doc_id: str, uri: str, text: str, n_bytes: int) -> None:
-        ids, uris, texts, sizes = self._buf[split]
-        ids.append(doc_id)
-        uris.append(uri)
-        texts.append(text)
-        sizes.append(n_bytes)
-        self._buf_bytes[split] += n_bytes
+    def add(self, split: str, batch, doc_ids: list[str]) -> None:
+        if not batch.num_rows:
+            return
+        import pyarrow.compute as pc
+
+        nbytes = int(pc.sum(batch.column(3)).as_py())
+        self._buf[split].append(batch)
+        self._buf_bytes[split] += nbytes
+        self._buf_rows[split] += batch.num_rows
         c = self.counts[split]
-        c["n_docs"] += 1
-        c["n_bytes"] += n_bytes
-        self._content[split].update(doc_id.encode())
-        if self._buf_bytes[split] >= self.row_group_bytes or len(ids) >= ROW_GROUP_ROWS:
+        c["n_docs"] += batch.num_rows
+        c["n_bytes"] += nbytes
+        self._content[split].update("".join(doc_ids).encode())
+        if self._buf_bytes[split] >= self.row_group_bytes or self._buf_rows[split] >= ROW_GROUP_ROWS:
             self._flush(split)
 
     def _flush(self, split: str) -> None:
         import pyarrow as pa
 
-        ids, uris, texts, sizes = self._buf[split]
-        if not ids:
+        batches = self._buf[split]
+        if not batches:
             return
-        n = len(ids)
+        t = pa.Table.from_batches(batches).combine_chunks()
+        n = t.num_rows
         table = pa.Table.from_arrays(
-            [pa.array(ids, pa.string()), pa.array([self.source] * n, pa.string()),
-             pa.array(uris, pa.string()), pa.array(texts, pa.string()),
-             pa.array(sizes, pa.int64()), pa.array([split] * n, pa.string())],
-            schema=parquet_schema())
+            [t.column(0), pa.array([self.source] * n, pa.string()), t.column(1), t.column(2),
+             t.column(3), pa.array([split] * n, pa.string())], schema=parquet_schema())
         nbytes = self._buf_bytes[split]
-        self._buf[split] = ([], [], [], [])
+        self._buf[split] = []
         self._buf_bytes[split] = 0
+        self._buf_rows[split] = 0
         if self._pending is not None:
             self._pending.result()  # at most one row group in flight: bounded memory
         self._pending = self._pool.submit(self._write, split, table, nbytes)

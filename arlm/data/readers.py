@@ -1,7 +1,7 @@
 """Readers: one work unit in, cleaned documents out (this is what runs in workers).
 
-Imports stay light (stdlib only at module level; pyarrow/datasets inside the readers that need
-them) because every pool worker imports this module at start-up.
+Imports stay light (stdlib at module level; pyarrow when a result is sealed, ``datasets`` only in
+the HF reader) because every pool worker imports this module at start-up.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def process_unit(unit: Unit, policy: Policy) -> UnitResult:
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     result = UnitResult()
     reader(unit, policy, result)
-    return result
+    return result.seal()
 
 
 def _emit(result: UnitResult, uri: str, pieces: list[str], outcome: FileOutcome) -> None:
@@ -34,7 +34,10 @@ def _emit(result: UnitResult, uri: str, pieces: list[str], outcome: FileOutcome)
     for i, text in enumerate(pieces):
         data = text.encode("utf-8", errors="surrogatepass")
         doc_uri = f"{uri}#{i}" if multi else uri
-        result.docs.append((hashlib.sha256(data).hexdigest(), doc_uri, text, len(data)))
+        result.doc_ids.append(hashlib.sha256(data).hexdigest())
+        result.uris.append(doc_uri)
+        result.texts.append(text)
+        result.sizes.append(len(data))
         outcome.n_docs += 1
 
 

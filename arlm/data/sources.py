@@ -28,7 +28,7 @@ from arlm.data.units import FileEntry, Unit
 from arlm.errors import ConfigError, DataError
 
 TABULAR_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-UNIT_BYTES = 32 << 20        # input bytes per work unit (bounds a worker's memory)
+UNIT_BYTES = 16 << 20        # input bytes per work unit (bounds a worker's memory)
 UNIT_FILES = 256             # files per work unit (bounds scheduling overhead for tiny files)
 STDLIB_EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test",
                         "__pycache__", "__phello__"}

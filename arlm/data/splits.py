@@ -21,7 +21,12 @@ def hash_unit(doc_id: str, seed: int) -> float:
 
 
 class Splitter:
-    """Assigns documents to splits; ``push`` returns those ready to write now, ``finish`` the rest."""
+    """Assigns documents to splits.
+
+    ``place(doc_id)`` answers a split name, or ``"hold"``: then the caller passes the document's
+    payload to ``hold(payload)``, which may hand back an earlier held payload that now goes to
+    train. ``finish()`` returns the held payloads with their final split.
+    """
 
     def __init__(self, val_fraction: float, test_fraction: float, seed: int):
         self.val = val_fraction
@@ -29,8 +34,9 @@ class Splitter:
         self.seed = seed
         self.needed = [s for s, f in (("val", val_fraction), ("test", test_fraction)) if f > 0]
         self.counts = {"train": 0, "val": 0, "test": 0}
-        self._held: list[tuple[float, int, tuple]] = []  # (u, order, doc), sorted, len <= len(needed)
+        self._held: list[tuple[float, int, object]] = []  # sorted by (u, order); len <= len(needed)
         self._order = 0
+        self._pending: tuple[float, int] | None = None
         self.moved = 0
 
     def assign(self, u: float) -> str:
@@ -40,38 +46,40 @@ class Splitter:
             return "test"
         return "train"
 
-    def push(self, doc_id: str, doc: tuple) -> list[tuple[str, tuple]]:
-        """Decide a document; returns [(split, doc)] to write now (0, 1 or 2 entries)."""
+    def place(self, doc_id: str) -> str:
         u = hash_unit(doc_id, self.seed)
         split = self.assign(u)
-        if split != "train" or not self.needed:
-            self.counts[split] += 1
-            return [(split, doc)]
-        self._order += 1
-        entry = (u, self._order, doc)
-        if len(self._held) < len(self.needed):
-            bisect.insort(self._held, entry)
-            return []
-        if entry < self._held[-1]:
-            evicted = self._held.pop()
-            bisect.insort(self._held, entry)
-            self.counts["train"] += 1
-            return [("train", evicted[2])]
-        self.counts["train"] += 1
-        return [("train", doc)]
+        if split == "train" and self.needed:
+            self._order += 1
+            key = (u, self._order)
+            if len(self._held) < len(self.needed) or key < self._held[-1][:2]:
+                self._pending = key
+                return "hold"
+        self.counts[split] += 1
+        return split
 
-    def finish(self) -> list[tuple[str, tuple]]:
-        """The withheld documents: into empty held-out splits (keeping >= 1 train doc), else train."""
-        out: list[tuple[str, tuple]] = []
+    def hold(self, payload: object) -> object | None:
+        """Keep the document just placed as ``"hold"``; returns an evicted payload (train) or None."""
+        assert self._pending is not None
+        u, order = self._pending
+        self._pending = None
+        bisect.insort(self._held, (u, order, payload), key=lambda e: e[:2])
+        if len(self._held) > len(self.needed):
+            self.counts["train"] += 1
+            return self._held.pop()[2]
+        return None
+
+    def finish(self) -> list[tuple[str, object]]:
+        """The held payloads: into empty held-out splits (keeping >= 1 train doc), else train."""
+        out: list[tuple[str, object]] = []
         held = list(self._held)
         self._held = []
         for split in self.needed:
             if self.counts[split] == 0 and held and self.counts["train"] + len(held) > 1:
-                _, _, doc = held.pop(0)
                 self.counts[split] += 1
                 self.moved += 1
-                out.append((split, doc))
-        for _, _, doc in held:
+                out.append((split, held.pop(0)[2]))
+        for _, _, payload in held:
             self.counts["train"] += 1
-            out.append(("train", doc))
+            out.append(("train", payload))
         return out

@@ -59,9 +59,28 @@ class FileOutcome:
 
 @dataclass
 class UnitResult:
-    """Cleaned documents of a unit, in input order: (doc_id hex, uri, text, n_bytes)."""
+    """Cleaned documents of a unit, in input order.
 
-    docs: list[tuple[str, str, str, int]] = field(default_factory=list)
+    Readers append to the column lists; ``seal`` turns them into one Arrow ``RecordBatch``
+    (``doc_id``, ``uri``, ``text``, ``n_bytes``) so that the batch crosses process boundaries as
+    flat buffers and the parent routes rows to splits by index without touching the text.
+    """
+
+    doc_ids: list[str] = field(default_factory=list)
+    uris: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    batch: object = None
     tally: Tally = field(default_factory=Tally)
     outcomes: list[FileOutcome] = field(default_factory=list)
     n_input_bytes: int = 0
+
+    def seal(self) -> "UnitResult":
+        import pyarrow as pa
+
+        self.batch = pa.RecordBatch.from_arrays(
+            [pa.array(self.doc_ids, pa.string()), pa.array(self.uris, pa.string()),
+             pa.array(self.texts, pa.string()), pa.array(self.sizes, pa.int64())],
+            names=["doc_id", "uri", "text", "n_bytes"])
+        self.uris, self.texts, self.sizes = [], [], []
+        return self

@@ -74,14 +74,15 @@ class PrefectAPI:
                 raise ArlmError(f"flow run {run_id} still {run.get('state_name')} after {timeout:.0f} s")
             time.sleep(poll)
 
-    def logs(self, flow_run_id: str, limit: int = 200) -> list[str]:
-        """Messages of a flow run and its task runs, oldest first (paged: the API caps a page)."""
-        out: list[str] = []
+    def logs(self, flow_run_id: str, limit: int = 200) -> list[dict]:
+        """Log rows (``message``, ``task_run_id``, ``level``...) of a flow run and its task runs,
+        oldest first (paged: the API caps a page)."""
+        out: list[dict] = []
         while True:
             page = self._ok(self.http.post("/logs/filter", json={
                 "logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC",
                 "limit": limit, "offset": len(out)}))
-            out += [row["message"] for row in page]
+            out += page
             if len(page) < limit:
                 return out
 
@@ -94,9 +95,14 @@ class PrefectAPI:
             self._ok(self.http.patch(f"/deployments/{deployment['id']}/schedules/{s['id']}",
                                      json={"active": active}))
 
-    def update_schedules(self, deployment_id: str, schedules: list[dict]) -> None:
-        """Replace a deployment's schedules, e.g. ``[{"schedule": {"cron": "* * * * *"}, "active": True}]``."""
-        self._ok(self.http.patch(f"/deployments/{deployment_id}", json={"schedules": schedules}))
+    def add_schedule(self, deployment_id: str, schedule: dict, active: bool = True) -> list[dict]:
+        """Add a schedule, e.g. ``{"cron": "* * * * *", "timezone": "UTC"}``, to a deployment."""
+        return self._ok(self.http.post(f"/deployments/{deployment_id}/schedules",
+                                       json=[{"schedule": schedule, "active": active}]))
+
+    def set_parameters(self, deployment_id: str, parameters: dict) -> None:
+        """Replace a deployment's default parameters (what its runs and the UI form start from)."""
+        self._ok(self.http.patch(f"/deployments/{deployment_id}", json={"parameters": parameters}))
 
 
 class MlflowAPI:

@@ -3,7 +3,8 @@
 The recurrent state must squeeze the whole past into one vector; letting each position also look
 back at every earlier hidden state (self-attention over the LSTM's outputs, as in Cheng et al.'s
 LSTM-Networks and the "attentive" LMs before the Transformer) recovers exact long-range copies.
-Output = tanh(W [h_t ; attention(h_t, h_<=t)]) -> head (Luong-style combination). ``step``
+Output = h_t + W attention(h_t, h_<=t) -> head (a residual mix: the plain LSTM path trains as
+fast as an LSTM while the attention learns what to add). ``step``
 carries the LSTM state plus the keys and values of every earlier position.
 """
 
@@ -17,6 +18,7 @@ from torch import nn
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
 from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab
+from arlm.models.recurrent import run_rnn
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class LSTMAttentionLM(LanguageModel):
         self.rnn = nn.LSTM(cfg.n_embd, H, num_layers=cfg.n_layer, batch_first=True,
                            dropout=cfg.dropout if cfg.n_layer > 1 else 0.0)
         self.qkv = nn.Linear(H, 3 * H, bias=False)
-        self.combine = nn.Linear(2 * H, H)
+        self.proj = nn.Linear(H, H)
         self.tied = cfg.tie_weights and H == cfg.n_embd
         self.lm_head = nn.Linear(H, self.padded_vocab, bias=True)
         nn.init.uniform_(self.wte.weight, -0.1, 0.1)
@@ -85,14 +87,14 @@ class LSTMAttentionLM(LanguageModel):
             v = torch.cat((values, v), dim=2)
         ctx = causal_attention(q, k, v, self.config.dropout if self.training else 0.0)
         ctx = ctx.transpose(1, 2).reshape(B, T, H)
-        mixed = torch.tanh(self.combine(torch.cat((out, ctx), dim=-1)))
+        mixed = out + self.proj(ctx)  # residual: the LSTM path stays intact while attention learns
         logits = self.lm_head(self.drop(mixed))
         if self.padded_vocab != self.config.vocab_size:
             logits = logits[..., : self.config.vocab_size]
         return logits, k, v
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        out, _ = self.rnn(self.drop(self.wte(idx)))
+        out, _ = run_rnn(self.rnn, self.drop(self.wte(idx)))
         logits, _, _ = self._attend(out, None, None)
         return logits, (lm_loss(logits, targets) if targets is not None else None)
 
@@ -102,7 +104,7 @@ class LSTMAttentionLM(LanguageModel):
         return LSTMAttentionState(lstm=(h, h.clone()))
 
     def step(self, idx: torch.Tensor, state: LSTMAttentionState):
-        out, lstm = self.rnn(self.drop(self.wte(idx)), state.lstm)
+        out, lstm = run_rnn(self.rnn, self.drop(self.wte(idx)), state.lstm)
         logits, k, v = self._attend(out, state.keys, state.values)
         return logits, LSTMAttentionState(lstm=lstm, keys=k, values=v)
 

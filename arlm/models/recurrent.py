@@ -35,6 +35,18 @@ class RecurrentConfig(ModelConfig):
         check_dropout("recurrent", self.dropout)
 
 
+def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state=None):
+    """``rnn(x, state)``, in float32 when under CPU autocast: oneDNN has no bf16 LSTM kernel on
+    CPUs without AVX512-BF16 (it raises), and bf16 buys nothing there. On CUDA, autocast runs the
+    cuDNN kernel in bf16 as usual."""
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            if state is not None:
+                state = tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
+            return rnn(x.float(), state)
+    return rnn(x, state)
+
+
 class RecurrentLM(LanguageModel):
     """Shared body of the three recurrent kinds; subclasses name the torch layer."""
 
@@ -73,7 +85,7 @@ class RecurrentLM(LanguageModel):
         return logits
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        out, _ = self.rnn(self.drop(self.wte(idx)))
+        out, _ = run_rnn(self.rnn, self.drop(self.wte(idx)))
         logits = self._head(out)
         return logits, (lm_loss(logits, targets) if targets is not None else None)
 
@@ -84,7 +96,7 @@ class RecurrentLM(LanguageModel):
         return (h, h.clone()) if self.rnn_class is nn.LSTM else h
 
     def step(self, idx: torch.Tensor, state):
-        out, state = self.rnn(self.drop(self.wte(idx)), state)
+        out, state = run_rnn(self.rnn, self.drop(self.wte(idx)), state)
         return self._head(out), state
 
     def reorder_state(self, state, index: torch.Tensor):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from arlm.errors import ConfigError
+from arlm.tokenizers.patterns import PatternName
 
 EOT = "<|endoftext|>"
 PAD = "<|pad|>"
@@ -38,6 +39,11 @@ class TokenizerConfig(BaseModel):
         description="Upper bound on the vocabulary, specials and the 256 byte tokens included "
         "(bpe: merges fill the rest; char: the most frequent characters fill the rest; "
         "bytes: ignored, always 258). The trained vocabulary may be smaller on a small corpus.",
+    )
+    pattern: PatternName = Field(
+        "fast",
+        description="bpe pre-tokenization regex (see arlm.tokenizers.patterns): fast (GPT-2's without the "
+        "whitespace look-ahead: faster to encode, as compact) or gpt2 (exactly GPT-2's).",
     )
     min_frequency: int = Field(
         2, ge=1, description="A merge (bpe) or a character (char) must occur this often in training text."
@@ -68,7 +74,9 @@ class TokenizerConfig(BaseModel):
             raise ConfigError(f"tokenizer config{' ' + where if where else ''}: {msg}") from None
 
     def identity(self) -> dict[str, Any]:
-        """The fields that decide the vocabulary (what the id hashes): bytes ignores vocab_size and training."""
+        """The fields that decide the vocabulary (what the id hashes): bytes ignores training, char the pattern."""
         if self.kind == "bytes":
             return {"kind": "bytes"}
+        if self.kind == "char":
+            return self.model_dump(exclude={"pattern"})
         return self.model_dump()

@@ -1,10 +1,11 @@
 """Encoders that give the HF tokenizer's ids faster, chosen from what tokenizer.json says.
 
 * ``TiktokenEncoder``: a tiktoken ``Encoding`` built from a byte-level BPE's vocabulary, rank =
-  id. It matches HF exactly when the tokenizer is what ``kinds.train_bpe`` writes (GPT-2 regex,
+  id. It matches HF exactly when the tokenizer is what ``kinds.train_bpe`` writes (a known regex,
   no normalizer, all 256 bytes, ``ignore_merges``): HF's merge order and tiktoken's lowest-rank
   rule coincide for a vocabulary learned by BPE training, and ``ignore_merges`` is tiktoken's
-  whole-piece lookup. ``tests/tokenizers`` checks the ids on arbitrary Unicode. tiktoken releases
+  whole-piece lookup; the pieces come from the same regex (``patterns``). ``tests/tokenizers``
+  checks the ids on arbitrary Unicode. tiktoken releases
   the GIL, so threads encode in parallel.
 * ``ByteTableEncoder``: byte tokenizers (no merges): a 256-entry lookup table over the UTF-8 bytes.
 * ``HFEncoder``: anything else (the char kind, foreign tokenizer.json files).
@@ -23,9 +24,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from arlm.tokenizers.byte_level import token_to_bytes, unicode_to_bytes
-
-# HF ByteLevel's regex (use_regex=True), in tiktoken's syntax.
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+from arlm.tokenizers.patterns import pattern_of
 
 
 class Encoder(Protocol):
@@ -59,7 +58,7 @@ class HFEncoder:
 class TiktokenEncoder:
     name = "tiktoken"
 
-    def __init__(self, ranks: dict[bytes, int], specials: dict[str, int], pattern: str = GPT2_PATTERN) -> None:
+    def __init__(self, ranks: dict[bytes, int], specials: dict[str, int], pattern: str) -> None:
         import tiktoken
 
         self.enc = tiktoken.Encoding("arlm-bpe", pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
@@ -85,39 +84,38 @@ class ByteTableEncoder:
         return self.table[np.frombuffer(text.encode("utf-8"), dtype=np.uint8)]
 
 
-def _byte_level_parts(spec: dict) -> tuple[dict, dict, bool] | None:
-    """(vocab, model, use_regex) if ``spec`` is a plain byte-level BPE that tiktoken can express."""
+def _plain_byte_level_bpe(spec: dict) -> bool:
+    """A BPE over byte-level characters with nothing tiktoken lacks (normalizer, dropout, affixes...)."""
     model = spec.get("model") or {}
     pre = spec.get("pre_tokenizer") or {}
-    if model.get("type") != "BPE" or pre.get("type") != "ByteLevel" or pre.get("add_prefix_space"):
-        return None
-    if spec.get("normalizer") is not None or model.get("byte_fallback") or model.get("dropout"):
-        return None
-    if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
-        return None
+    steps = pre.get("pretokenizers") or [] if pre.get("type") == "Sequence" else [pre]
+    if model.get("type") != "BPE" or not steps or steps[-1].get("type") != "ByteLevel":
+        return False
+    if steps[-1].get("add_prefix_space") or spec.get("normalizer") is not None:
+        return False
+    if model.get("byte_fallback") or model.get("dropout") or model.get("continuing_subword_prefix") \
+            or model.get("end_of_word_suffix"):
+        return False
     vocab = model.get("vocab") or {}
-    table = unicode_to_bytes()
-    if not all(c in vocab for c in table):  # some byte would be unencodable
-        return None
-    return vocab, model, bool(pre.get("use_regex", True))
+    return all(c in vocab for c in unicode_to_bytes())  # else some byte would be unencodable
 
 
 def select_encoder(hf: Any) -> Encoder:
     """The fastest encoder that gives ``hf``'s ids for this tokenizer.json."""
     spec = json.loads(hf.to_str())
-    parts = _byte_level_parts(spec)
-    if parts is None:
+    if not _plain_byte_level_bpe(spec):
         return HFEncoder(hf)
-    vocab, model, use_regex = parts
+    model = spec["model"]
     added = {t["content"]: t["id"] for t in spec.get("added_tokens", [])}
-    plain = {tok: i for tok, i in vocab.items() if tok not in added}
-    if not model.get("merges"):
+    plain = {tok: i for tok, i in model["vocab"].items() if tok not in added}
+    if not model.get("merges"):  # one token per byte whatever the pieces
         table = np.zeros(256, dtype=np.uint32)
         for tok, i in plain.items():
             if len(tok) == 1:
                 table[unicode_to_bytes()[tok]] = i
         return ByteTableEncoder(table)
-    if not use_regex or not model.get("ignore_merges"):
+    pattern = pattern_of(spec.get("pre_tokenizer"))
+    if pattern is None or not model.get("ignore_merges"):
         return HFEncoder(hf)
     try:
         ranks = {token_to_bytes(tok): i for tok, i in plain.items()}
@@ -125,4 +123,4 @@ def select_encoder(hf: Any) -> Encoder:
         return HFEncoder(hf)
     if len(ranks) != len(plain):
         return HFEncoder(hf)
-    return TiktokenEncoder(ranks, added)
+    return TiktokenEncoder(ranks, added, pattern)

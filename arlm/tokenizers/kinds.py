@@ -1,6 +1,6 @@
 """Training each tokenizer kind into an HF ``tokenizers.Tokenizer`` (so tokenizer.json always exists).
 
-* ``bpe``: byte-level BPE. GPT-2 pre-tokenization (HF ``ByteLevel`` with its regex), all 256
+* ``bpe``: byte-level BPE. Pre-tokenization by ``cfg.pattern`` (``patterns``), all 256
   bytes in the initial alphabet (nothing is unencodable) and ``ignore_merges=True`` (a piece that
   is itself a token is taken whole), which is exactly tiktoken's algorithm: the fast path in
   ``fast_encoders`` rebuilds the same ids from the ranks.
@@ -23,12 +23,13 @@ from typing import Iterable, Iterator
 from arlm.errors import DataError
 from arlm.tokenizers.byte_level import bytes_to_unicode
 from arlm.tokenizers.config import SPECIAL_TOKENS, TokenizerConfig
+from arlm.tokenizers.patterns import byte_level_pre_tokenizer
 
 
-def _byte_level_pipeline(tok, use_regex: bool) -> None:
+def _bytes_pipeline(tok) -> None:
     from tokenizers import decoders, pre_tokenizers
 
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=use_regex)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
 
 
@@ -44,10 +45,11 @@ def _nonempty(texts: Iterable[str], what: str) -> Iterator[str]:
 
 
 def train_bpe(cfg: TokenizerConfig, texts: Iterable[str], what: str):
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(ignore_merges=True))
-    _byte_level_pipeline(tok, use_regex=True)
+    tok.pre_tokenizer = byte_level_pre_tokenizer(cfg.pattern)
+    tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=cfg.vocab_size,
         min_frequency=cfg.min_frequency,
@@ -92,7 +94,7 @@ def make_bytes():
     for b, c in sorted(bytes_to_unicode().items()):
         vocab[c] = n_specials + b  # id = 2 + byte value
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], ignore_merges=False))
-    _byte_level_pipeline(tok, use_regex=False)
+    _bytes_pipeline(tok)
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     return tok
 

@@ -35,7 +35,8 @@ class TrainConfig:
     restarts); at least one must be set. The cosine schedule spans max_steps (or the steps
     max_tokens implies); with only a time budget it follows the fraction of time used instead.
     eval_interval: evaluate ``eval_batches`` validation batches every so many steps (and at the
-    end); ``early_stop_patience`` evaluations without a new best stop the run (None: never).
+    end); ``early_stop_patience`` evaluations in a row without a new best (lower by more than
+    ``early_stop_min_delta``) stop the run (None: never).
     checkpoint_interval: write ``checkpoints/latest`` every so many steps (and at the end);
     ``checkpoints/best`` is written whenever validation improves.
     device: "auto" (cuda when available), "cpu", "cuda". dtype: "auto" (bfloat16 autocast on
@@ -61,6 +62,7 @@ class TrainConfig:
     eval_interval: int = 250
     eval_batches: int = 20
     early_stop_patience: int | None = None
+    early_stop_min_delta: float = 0.0
     checkpoint_interval: int = 500
     seed: int = 1337
     device: str = "auto"
@@ -155,6 +157,8 @@ class TrainConfig:
             positive("grad_clip", self.grad_clip, integer=False)
         if self.early_stop_patience is not None:
             positive("early_stop_patience", self.early_stop_patience)
+        if not isinstance(self.early_stop_min_delta, (int, float)) or self.early_stop_min_delta < 0:
+            raise ConfigError(f"train config: early_stop_min_delta must be >= 0, got {self.early_stop_min_delta!r}")
         budgets = {"max_steps": self.max_steps, "max_tokens": self.max_tokens, "max_seconds": self.max_seconds}
         if all(v is None for v in budgets.values()):
             raise ConfigError("train config: set a budget: max_steps, max_tokens or max_seconds")

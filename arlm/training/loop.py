@@ -366,10 +366,12 @@ class _Loop:
         val = self.evaluate()
         self.last_val = val
         is_best = self.best_val is None or val < self.best_val
-        if is_best:
-            self.best_val, self.bad_evals = val, 0
+        if self.best_val is None or val < self.best_val - self.cfg.early_stop_min_delta:
+            self.bad_evals = 0
         else:
             self.bad_evals += 1
+        if is_best:
+            self.best_val = val
         metrics.update(kind="eval", val_loss=val, best_val_loss=self.best_val, is_best=is_best)
         if self.dist.is_main:
             log.info("step %d val_loss %.4f (best %.4f)", self.step, val, self.best_val)

@@ -10,11 +10,16 @@ from hypothesis import strategies as st
 
 from arlm.tokenizers import EOT, PAD, TokenizerConfig, build_tokenizer, load_tokenizer
 
-KINDS = ("bpe", "char", "bytes")
+from .conftest import WORDS
+
+KINDS = ("bpe", "bpe-gpt2", "char", "bytes")
+CONFIGS = {"bpe": TokenizerConfig(kind="bpe", vocab_size=600),
+           "bpe-gpt2": TokenizerConfig(kind="bpe", vocab_size=600, pattern="gpt2"),
+           "char": TokenizerConfig(kind="char"), "bytes": TokenizerConfig(kind="bytes")}
 
 # Arbitrary Unicode (hypothesis excludes lone surrogates, which UTF-8 cannot hold), plus text
 # salted with the pieces that stress the tokenizers: specials, whitespace runs, code, multi-byte.
-SALT = st.sampled_from([EOT, PAD, "<|", "|>", "\n\n", "    ", " \t", "\r\n", "def ", "'s", "'ll", "éé",
+SALT = st.sampled_from(list(WORDS) + [" " + w for w in WORDS] + [EOT, PAD, "<|", "|>", "\n\n", "    ", " \t", "\r\n", "def ", "'s", "'ll", "éé",
                         "東京", "🙂", "\u200d", "\x00", "<0x41>", "  x", "123", " 45"])
 TEXT = st.one_of(st.text(), st.lists(st.one_of(SALT, st.text(max_size=5)), max_size=20).map("".join))
 
@@ -22,12 +27,12 @@ TEXT = st.one_of(st.text(), st.lists(st.one_of(SALT, st.text(max_size=5)), max_s
 @pytest.fixture(scope="module")
 def tokenizers_by_kind(module_corpus, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("tokenizers")
-    return {k: load_tokenizer(build_tokenizer(TokenizerConfig(kind=k, vocab_size=600), module_corpus, out).path)
-            for k in KINDS}
+    return {k: load_tokenizer(build_tokenizer(cfg, module_corpus, out).path) for k, cfg in CONFIGS.items()}
 
 
 def test_fast_encoder_chosen_per_kind(tokenizers_by_kind) -> None:
     assert tokenizers_by_kind["bpe"].encoder.name == "tiktoken"
+    assert tokenizers_by_kind["bpe-gpt2"].encoder.name == "tiktoken"
     assert tokenizers_by_kind["bytes"].encoder.name == "bytes"
     assert tokenizers_by_kind["char"].encoder.name == "hf"
 
@@ -49,6 +54,7 @@ def test_roundtrip_and_same_ids_as_hf(tokenizers_by_kind, kind: str, text: str) 
 def test_specials_are_ids_0_and_1_and_decode_to_their_text(tokenizers_by_kind, kind: str) -> None:
     tok = tokenizers_by_kind[kind]
     assert (tok.eot_id, tok.pad_id) == (0, 1)
+    assert tok.encode(EOT) == tok.reference_encode(EOT) and tok.eot_id not in tok.encode(EOT)
     assert tok.decode([tok.eot_id]) == EOT and tok.decode([tok.pad_id]) == PAD
     tokens, lengths = tok.encode_documents(["ab", "", "c"])
     assert lengths.sum() == len(tokens) and tokens[lengths.cumsum() - 1].tolist() == [tok.eot_id] * 3
@@ -79,7 +85,7 @@ def test_load_from_bare_json_infers_kind(tokenizers_by_kind, tmp_path: Path) -> 
         p = tmp_path / f"{kind}.json"
         p.write_text(tok.to_json_str(), encoding="utf-8")
         again = load_tokenizer(p)
-        assert again.kind == kind and again.encode("héllo wörld") == tok.encode("héllo wörld")
+        assert again.kind == kind.split("-")[0] and again.encoder.name == tok.encoder.name and again.encode("héllo wörld") == tok.encode("héllo wörld")
 
 
 def test_decode_rejects_out_of_range_ids(tokenizers_by_kind) -> None:
@@ -88,3 +94,31 @@ def test_decode_rejects_out_of_range_ids(tokenizers_by_kind) -> None:
     tok = tokenizers_by_kind["bpe"]
     with pytest.raises(DataError, match="out of range"):
         tok.decode([tok.vocab_size])
+
+
+def test_patterns_cut_whitespace_runs_differently(tokenizers_by_kind) -> None:
+    text = "x\n        return the model"
+    fast = [b for _, b in tokenizers_by_kind["bpe"].pieces(text)]
+    gpt2 = [b for _, b in tokenizers_by_kind["bpe-gpt2"].pieces(text)]
+    assert b"".join(fast) == b"".join(gpt2) == text.encode()
+    def token_starting_return(pieces: list[bytes]) -> bytes:
+        return next(b for b in pieces if b.lstrip(b" ").startswith(b"r"))
+
+    assert token_starting_return(fast).startswith(b"r")  # the indentation run is its own piece
+    assert token_starting_return(gpt2).startswith(b" r")  # gpt2 glues the run's last space to the word
+
+
+@pytest.mark.parametrize("pattern", ["fast", "gpt2"])
+def test_tiktoken_matches_hf_on_real_code_with_many_merges(pattern: str, tmp_path: Path) -> None:
+    """A bigger vocabulary trained on real Python source: merges of merges, long pieces."""
+    import sysconfig
+
+    from .conftest import write_corpus
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [p.read_text(encoding="utf-8") for p in sorted(stdlib.glob("[a-f]*.py"))[:40]]
+    corpus = write_corpus(tmp_path / "lake", {"train": texts})
+    tok = load_tokenizer(build_tokenizer(TokenizerConfig(vocab_size=3000, pattern=pattern), corpus, tmp_path).path)
+    assert tok.encoder.name == "tiktoken" and tok.vocab_size > 2500
+    hf = [e.ids for e in tok.hf.encode_batch(texts, add_special_tokens=False)]
+    assert [tok.encode(t) for t in texts] == hf

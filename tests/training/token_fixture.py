@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 def pattern_tokens(n: int, vocab_size: int, seed: int = 0) -> np.ndarray:
@@ -53,3 +54,15 @@ def make_dataset(path: Path, vocab_size: int = 48, n_train: int = 20000, n_val: 
     train = np.array_split(tokens[:n_train], train_shards)
     return write_token_dataset(path, {"train": list(train), "val": [tokens[n_train:]],
                                       "test": [tokens[n_train:]]}, vocab_size)
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """One intra-op thread: the CI machine has 2 cores shared by several test processes, and an
+    oversubscribed OpenMP pool made a small training step 30x slower (16 ms vs 530 ms)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,60 @@
+"""The loop under a real torch.distributed process group (gloo, 2 processes): what Ray Train's
+TorchTrainer gives each worker. Same global batch on 2 ranks == 1 rank; only rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+from arlm.training import TrainConfig, train
+from training.token_fixture import make_dataset
+
+CFG = dict(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0),
+           batch_size=8, block_size=16, lr=1e-2, warmup_steps=0, max_steps=6, log_interval=1,
+           eval_interval=3, eval_batches=2, checkpoint_interval=3, seed=11)
+
+
+def _worker(rank: int, world: int, init_file: str, dataset: str, out: str, grad_accum: int) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        calls = []
+        result = train(TrainConfig(**CFG, grad_accum=grad_accum), dataset, out,
+                       reporter=lambda m, c: calls.append([m["kind"], m["step"] if "step" in m else None,
+                                                           c is not None]))
+        Path(out, f"rank{rank}.json").write_text(json.dumps({"result": result.to_dict(), "calls": calls}))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path):
+    dataset = make_dataset(tmp_path / "ds", vocab_size=40, n_train=6000, n_val=2000)
+    one = train(TrainConfig(**CFG), dataset, tmp_path / "one")
+
+    out = tmp_path / "two"
+    out.mkdir()
+    mp.spawn(_worker, args=(2, str(tmp_path / "pg"), str(dataset), str(out), 1), nprocs=2, join=True)
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    two = ranks[0]["result"]
+
+    a = [h["train_loss"] for h in one.history]
+    b = [h["train_loss"] for h in two["history"]]
+    assert len(a) == len(b) == 6 and a[-1] < a[0]
+    for x, y in zip(a, b):
+        assert abs(x - y) <= 1e-5 * max(1.0, abs(x)), (a, b)
+    assert abs(one.final_val_loss - two["final_val_loss"]) < 1e-5
+    # every rank reported the same events (Ray's train.report needs all ranks), rank 0 alone a path
+    assert [c[:2] for c in ranks[0]["calls"]] == [c[:2] for c in ranks[1]["calls"]]
+    assert any(c[2] for c in ranks[0]["calls"]) and not any(c[2] for c in ranks[1]["calls"])
+    w1 = load_file(str(one.latest_checkpoint / "model.safetensors"))
+    w2 = load_file(str(out / "checkpoints" / "latest" / "model.safetensors"))
+    assert all(torch.allclose(w1[k], w2[k], atol=1e-5) for k in w1)
+    assert not [p for p in os.listdir(out / "checkpoints") if ".tmp-" in p]

@@ -1,0 +1,221 @@
+"""The one training loop: every kind learns, exact resume, checkpoints, budgets, bad configs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from arlm.errors import ArlmError, ConfigError, DataError
+from arlm.models import load_model
+from arlm.training import TrainConfig, train
+from arlm.training.checkpoint import find_checkpoint
+from training.token_fixture import make_dataset
+
+VOCAB = 48
+
+SMALL = {
+    "gpt": dict(n_layer=2, n_head=2, n_embd=32, dropout=0.1),
+    "rnn": dict(n_embd=32, hidden_size=32, n_layer=1, dropout=0.0),
+    "lstm": dict(n_embd=32, hidden_size=32, n_layer=1, dropout=0.0),
+    "gru": dict(n_embd=32, hidden_size=32, n_layer=1, dropout=0.0),
+    "lstm-attn": dict(n_embd=32, hidden_size=32, n_layer=1, n_head=2, dropout=0.0),
+    "ngram": dict(order=3),
+}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("tokens") / "ds", vocab_size=VOCAB)
+
+
+def config(kind: str = "gpt", **changes) -> TrainConfig:
+    base = dict(model=kind, model_overrides=SMALL[kind], batch_size=8, block_size=16, lr=1e-2,
+                min_lr=1e-3, warmup_steps=2, max_steps=30, eval_interval=10, eval_batches=2,
+                checkpoint_interval=10, log_interval=5, seed=7)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("kind", list(SMALL))
+def test_every_kind_trains_and_its_validation_loss_falls(kind, dataset, tmp_path):
+    recurrent = kind in ("rnn", "lstm", "gru", "lstm-attn")
+    cfg = config(kind, lr=3e-2, max_steps=60, eval_interval=20) if recurrent else config(kind)
+    result = train(cfg, dataset, tmp_path / "run")
+    assert result.final_val_loss is not None
+    # an untrained model sits near log(V); the data is a learnable pattern
+    assert result.final_val_loss < math.log(VOCAB) - 1.0, result.history
+    assert result.best_val_loss <= result.final_val_loss
+    model = load_model(result.latest_checkpoint)
+    assert model.kind == kind.split("/")[0]
+    assert load_model(result.best_checkpoint).kind == model.kind
+    if kind != "ngram":
+        assert result.steps == cfg.max_steps and result.tokens == cfg.max_steps * 8 * 16
+        evals = [h["val_loss"] for h in result.history if "val_loss" in h]
+        assert len(evals) == 3 and evals[-1] < evals[0] + 0.05
+        assert result.flops_per_token > 6 * (model.num_params() - model.wte.weight.numel())
+
+
+def _comparable(history):
+    drop = {"tokens_per_s", "tflops", "elapsed_s"}
+    return [{k: v for k, v in h.items() if k not in drop} for h in history]
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["gpt", "lstm-attn"])
+def test_stopped_and_resumed_run_is_bit_identical_to_uninterrupted(kind, dataset, tmp_path):
+    """Same loss sequence and the same final weights, dropout included, after a crash right
+    after the checkpoint of step 9 (mid log interval: the running loss sum is restored too)."""
+    overrides = dict(SMALL[kind], dropout=0.2)
+    cfg = config(kind, model_overrides=overrides, max_steps=18, log_interval=2, eval_interval=4,
+                 checkpoint_interval=9)
+    whole = train(cfg, dataset, tmp_path / "whole")
+
+    def crash_after_step_9(metrics, checkpoint_dir):
+        if metrics["kind"] == "checkpoint" and metrics["step"] == 9:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        train(cfg, dataset, tmp_path / "resumed", reporter=crash_after_step_9)
+    assert json.loads((tmp_path / "resumed/checkpoints/latest/train_state.json").read_text())["step"] == 9
+    resumed = train(cfg, dataset, tmp_path / "resumed")
+
+    assert resumed.restarts == 1 and whole.restarts == 0
+    assert _comparable(resumed.history) == _comparable(whole.history)
+    assert resumed.final_val_loss == whole.final_val_loss
+    a = load_file(str(whole.latest_checkpoint / "model.safetensors"))
+    b = load_file(str(resumed.latest_checkpoint / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    oa = load_file(str(whole.latest_checkpoint / "optimizer.safetensors"))
+    ob = load_file(str(resumed.latest_checkpoint / "optimizer.safetensors"))
+    assert all(torch.equal(oa[k], ob[k]) for k in oa)
+
+
+def test_resume_refuses_a_checkpoint_of_another_kind_or_config(dataset, tmp_path):
+    out = tmp_path / "run"
+    train(config("gpt", max_steps=2, checkpoint_interval=2), dataset, out)
+    with pytest.raises(ConfigError, match="kind 'gpt'.*'lstm'"):
+        train(config("lstm", max_steps=2), dataset, out)
+    with pytest.raises(ConfigError, match="n_embd"):
+        train(config("gpt", max_steps=2, model_overrides=dict(SMALL["gpt"], n_embd=16)), dataset, out)
+    # resume=False starts afresh on purpose
+    assert train(config("lstm", max_steps=2), dataset, out, resume=False).restarts == 0
+
+
+@pytest.mark.parametrize("damage", ["model.safetensors", "optimizer.safetensors", "train_state.json"])
+def test_a_corrupted_checkpoint_is_an_error_not_a_fresh_start(damage, dataset, tmp_path):
+    out = tmp_path / "run"
+    train(config("gpt", max_steps=2, checkpoint_interval=2), dataset, out)
+    f = out / "checkpoints" / "latest" / damage
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="corrupted"):
+        train(config("gpt", max_steps=4), dataset, out)
+
+
+def test_interrupted_checkpoint_swap_keeps_the_previous_one(dataset, tmp_path):
+    out = tmp_path / "run"
+    train(config("gpt", max_steps=2, checkpoint_interval=2), dataset, out)
+    latest = out / "checkpoints" / "latest"
+    latest.rename(latest.with_name("latest.prev"))  # as if killed between the two renames
+    assert find_checkpoint(out) == latest.with_name("latest.prev")
+    result = train(config("gpt", max_steps=4, checkpoint_interval=2), dataset, out)
+    assert result.restarts == 1 and result.steps == 4 and latest.is_dir()
+    assert not latest.with_name("latest.prev").exists()
+
+
+@pytest.mark.parametrize("changes,needle", [
+    (dict(lr=-1.0), "lr must be a positive"),
+    (dict(max_steps=0), "max_steps must be a positive"),
+    (dict(max_steps=None), "set a budget"),
+    (dict(max_seconds=-5.0), "max_seconds"),
+    (dict(max_tokens=0), "max_tokens"),
+    (dict(batch_size=6, grad_accum=4), "divisible"),
+    (dict(min_lr=1.0), "min_lr"),
+    (dict(block_size=50_000), "block_size 50000 needs more tokens"),
+    (dict(model="transformer"), "valid kinds"),
+    (dict(model="gpt/xl"), "valid presets"),
+    (dict(model_overrides={"n_embd": 30, "n_head": 4}), "divisible by n_head"),
+    (dict(dtype="float16"), "dtype"),
+    (dict(device="tpu"), "device"),
+])
+def test_bad_configs_are_rejected_before_training(changes, needle, dataset, tmp_path):
+    cfg = config("gpt", **changes)
+    with pytest.raises(ConfigError, match=needle):
+        cfg.validate(dataset)
+    with pytest.raises(ConfigError):
+        train(cfg, dataset, tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_gradient_accumulation_matches_one_big_batch(dataset, tmp_path):
+    kw = dict(model_overrides=dict(SMALL["gpt"], dropout=0.0), max_steps=4, log_interval=1)
+    one = train(config("gpt", **kw), dataset, tmp_path / "a")
+    accum = train(config("gpt", grad_accum=4, **kw), dataset, tmp_path / "b")
+    for x, y in zip(one.history, accum.history):
+        assert abs(x["train_loss"] - y["train_loss"]) < 1e-5
+    a = load_file(str(one.latest_checkpoint / "model.safetensors"))
+    b = load_file(str(accum.latest_checkpoint / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_early_stopping_after_patience_evaluations_without_progress(dataset, tmp_path):
+    cfg = config("gpt", max_steps=100, eval_interval=2, early_stop_patience=2, early_stop_min_delta=100.0)
+    result = train(cfg, dataset, tmp_path / "run")
+    assert result.stopped_by == "early_stop" and result.steps == 6  # evals at 2 (best), 4, 6
+    # a finished early-stopped run resumed stays finished
+    assert train(cfg, dataset, tmp_path / "run").steps == 6
+
+
+def test_token_and_time_budgets(dataset, tmp_path):
+    by_tokens = train(config("gpt", max_steps=None, max_tokens=8 * 16 * 5 + 1), dataset, tmp_path / "t")
+    assert by_tokens.steps == 6 and by_tokens.stopped_by == "max_tokens"
+    by_time = train(config("gpt", max_steps=None, max_seconds=1.5, eval_interval=1000),
+                    dataset, tmp_path / "s")
+    assert by_time.stopped_by == "max_seconds" and by_time.steps >= 1
+    assert 1.5 <= by_time.elapsed_s < 30
+    assert by_time.final_val_loss is not None  # the end always evaluates and checkpoints
+    assert by_time.latest_checkpoint.is_dir()
+
+
+def test_bf16_autocast_training_on_cpu(dataset, tmp_path):
+    result = train(config("gpt", dtype="bfloat16", max_steps=20), dataset, tmp_path / "run")
+    assert result.final_val_loss < math.log(VOCAB) - 1.0
+    assert all(math.isfinite(h["train_loss"]) for h in result.history)
+
+
+def test_reporter_sees_every_kind_of_event(dataset, tmp_path):
+    calls = []
+    train(config("gpt", max_steps=10, log_interval=2, eval_interval=5, checkpoint_interval=4),
+          dataset, tmp_path / "run", reporter=lambda m, c: calls.append((dict(m), c)))
+    kinds = [m["kind"] for m, _ in calls]
+    assert set(kinds) == {"train", "eval", "checkpoint", "final"} and kinds[-1] == "final"
+    assert [m["step"] for m, _ in calls if m["kind"] in ("train", "eval")] == [2, 4, 5, 6, 8, 10]
+    assert [m["step"] for m, _ in calls if m["kind"] == "checkpoint"] == [4, 8, 10]
+    for m, c in calls:
+        if m["kind"] == "checkpoint":
+            assert c is not None and (Path(c) / "train_state.json").is_file()
+        else:
+            assert c is None
+        if m["kind"] in ("train", "eval"):
+            assert {"train_loss", "lr", "grad_norm", "tokens_per_s", "tokens"} <= set(m)
+    final = calls[-1][0]
+    assert final["steps"] == 10 and final["stopped_by"] == "max_steps"
+
+
+def test_train_result_is_json_serialisable(dataset, tmp_path):
+    result = train(config("gru", max_steps=3), dataset, tmp_path / "run")
+    assert json.loads(json.dumps(result.to_dict()))["steps"] == 3
+
+
+def test_errors_are_arlm_errors_for_a_missing_dataset(tmp_path):
+    with pytest.raises(ArlmError):
+        train(config("gpt"), tmp_path / "nope", tmp_path / "run")
