@@ -70,7 +70,10 @@ class Home:
         return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
-    def mlflow_artifact_root(self) -> str:
+    def mlflow_artifact_root(self) -> str | None:
+        """Artifacts of the embedded store live under the home; a tracking server decides its own."""
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return None
         return (self.mlflow_dir / "artifacts").as_uri()
 
     def ensure(self) -> "Home":

@@ -107,7 +107,7 @@ def run(code: str, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=int, default=1100, help="MB of generated text (default 1100)")
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each side; best kept")
@@ -149,10 +149,15 @@ def main() -> None:
               f"{a['peak_mb'] / b['peak_mb']:.2f} | |")
         print("\nall runs (MB/s): " + "; ".join(f"{s}: " + ", ".join(f"{x['mb_s']:.1f}" for x in rs)
                                               for s, rs in results.items()))
+        ratio = a["mb_s"] / b["mb_s"]
+        ok = ratio >= 0.5 and a["peak_mb"] < 1024
+        print(f"target: arlm / bare {ratio:.2f} (>= 0.5), arlm peak {a['peak_mb']:.0f} MB (< 1024) -> "
+              f"{'PASS' if ok else 'FAIL'}")
+        return 0 if ok else 1
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

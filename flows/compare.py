@@ -56,7 +56,8 @@ def _log_leaderboard(home, dataset_id: str, rows: list[dict[str, Any]], md: str)
     from arlm.training.tracking import RunLogger, end_run, start_run
 
     run_id = start_run(home.mlflow_tracking_uri, run_name=f"compare-{dataset_id}",
-                       tags={"arlm.token_dataset_version": dataset_id, "arlm.kind": "leaderboard"})
+                       tags={"arlm.token_dataset_version": dataset_id, "arlm.kind": "leaderboard"},
+                       artifact_location=home.mlflow_artifact_root)
     log = RunLogger(home.mlflow_tracking_uri, run_id)
     log.log_dict({"leaderboard": rows}, "leaderboard.json")
     log.client.log_text(run_id, md, "leaderboard.md")

@@ -14,7 +14,4 @@ from flows.tasks import ingest_cached
 @flow(name="ingest", flow_run_name=run_name_from("ingest", "corpus"),
       description="Ingest a corpus SPEC into a versioned Parquet corpus recorded in the DuckDB catalog.")
 def ingest(params: IngestParams = IngestParams()) -> dict[str, Any]:
-    from arlm.data import IngestConfig
-
-    return ingest_cached(IngestConfig(corpus=params.corpus, val_fraction=params.val_fraction,
-                                    test_fraction=params.test_fraction), params.home)
+    return ingest_cached(params.ingest_config(), params.home)

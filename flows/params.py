@@ -14,16 +14,43 @@ class _Params(BaseModel):
     home: str | None = Field(None, description="Project home (runtime state). Default: $ARLM_HOME or ./.arlm of the worker.")
 
 
-class IngestParams(_Params):
-    corpus: str = Field("stdlib-docs", description="Corpus SPEC: stdlib-docs, stdlib-code, a file, a folder, "
-                                                   "file.jsonl:text, file.csv:col, file.parquet:col, an http(s) URL, hf:NAME.")
-    val_fraction: float = Field(0.05, ge=0, lt=1, description="Share of documents for validation.")
-    test_fraction: float = Field(0.05, ge=0, lt=1, description="Share of documents for test.")
+def _ingest_field(name: str):
+    """IngestConfig's own field (default, bounds, description): one definition for both."""
+    from arlm.data import IngestConfig
+
+    return IngestConfig.model_fields[name]
 
 
-class TokenizerParams(_Params):
+class IngestOptions(_Params):
+    """What to ingest and how to clean and split it (the fields that name a corpus version)."""
+
+    corpus: str = _ingest_field("corpus")
+    val_fraction: float = _ingest_field("val_fraction")
+    test_fraction: float = _ingest_field("test_fraction")
+    encoding_errors: Literal["strict", "replace", "skip"] = _ingest_field("encoding_errors")
+    include: list[str] = Field([], description="Folder sources: glob(s) of relative paths to keep (default all).")
+    exclude: list[str] = Field([], description="Folder sources: glob(s) of relative paths to drop.")
+    min_chars: int = _ingest_field("min_chars")
+    segment_chars: int = _ingest_field("segment_chars")
+    dedup: bool = _ingest_field("dedup")
+    split_seed: int = Field(0, description="Salt of the hash that assigns documents to train/val/test.")
+
+    def ingest_config(self):
+        from arlm.data import IngestConfig
+
+        return IngestConfig(corpus=self.corpus, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
+                            encoding_errors=self.encoding_errors, include=tuple(self.include),
+                            exclude=tuple(self.exclude), min_chars=self.min_chars,
+                            segment_chars=self.segment_chars, dedup=self.dedup, seed=self.split_seed)
+
+
+class IngestParams(IngestOptions):
+    pass
+
+
+class TokenizerParams(IngestOptions):
     corpus_id: str | None = Field(None, description="Corpus version id (None: ingest `corpus` first).")
-    corpus: str = Field("stdlib-docs", description="Corpus SPEC used when corpus_id is not given.")
+    ray_address: str | None = Field(None, description="Encode as Ray tasks on this cluster (none: local threads).")
     tokenizer_kind: Literal["bpe", "char", "bytes"] = Field("bpe", description="Byte-level BPE, characters (byte fallback) or raw bytes.")
     vocab_size: int = Field(4096, ge=260, le=200_000, description="BPE vocabulary size (ignored for char/bytes).")
 
@@ -42,13 +69,10 @@ class TrainParams(_Params):
     spread: bool = Field(False, description="Place workers on different Ray nodes (SPREAD) instead of packing them.")
 
 
-class PipelineParams(TrainParams):
-    corpus: str = IngestParams.model_fields["corpus"]
+class PipelineParams(TrainParams, IngestOptions):
     name: str = Field("arlm-gpt", description="Registered model name in MLflow.")
     tokenizer_kind: Literal["bpe", "char", "bytes"] = TokenizerParams.model_fields["tokenizer_kind"]
     vocab_size: int = TokenizerParams.model_fields["vocab_size"]
-    val_fraction: float = IngestParams.model_fields["val_fraction"]
-    test_fraction: float = IngestParams.model_fields["test_fraction"]
 
     @field_validator("name")
     @classmethod

@@ -32,14 +32,12 @@ def train_config_from(p) -> Any:
 
 def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:
     """ingest -> tokenizer -> tokenize, shared by the pipeline and the compare flow."""
-    from arlm.data import IngestConfig
     from arlm.tokenizers import TokenizerConfig
 
-    cv = ingest_cached(IngestConfig(corpus=p.corpus, val_fraction=p.val_fraction,
-                                    test_fraction=p.test_fraction), root)
+    cv = ingest_cached(p.ingest_config(), root)
     tok = tokenizer_cached(TokenizerConfig(kind=p.tokenizer_kind, vocab_size=p.vocab_size),
                            cv["corpus_id"], root)
-    ds = tokenize_cached(cv["corpus_id"], tok["tokenizer_id"], root)
+    ds = tokenize_cached(cv["corpus_id"], tok["tokenizer_id"], root, p.ray_address)
     return cv, tok, ds
 
 

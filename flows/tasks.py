@@ -125,7 +125,12 @@ def tokenizer_task(cfg, corpus_id: str, home_root: str | None = None) -> dict[st
 
 
 @task(name="tokenize", cache_key_fn=_tokenize_key, **_cached)
-def tokenize_task(corpus_id: str, tokenizer_id: str, home_root: str | None = None) -> dict[str, Any]:
+def tokenize_task(corpus_id: str, tokenizer_id: str, home_root: str | None = None,
+                  ray_address: str | None = None) -> dict[str, Any]:
+    if ray_address:  # encode as Ray tasks on the cluster's nodes (the ids are the same either way)
+        from arlm.training.ray_launcher import ensure_ray
+
+        ensure_ray(ray_address)
     return stages.tokenize_stage(corpus_id, tokenizer_id, home_of(home_root), progress=_logger_progress())
 
 
@@ -133,14 +138,15 @@ def _ensure_concurrency_limit(name: str, limit: int = 1) -> None:
     """Create the global concurrency limit on first use so two trainings never share a GPU."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
-        except Exception:
+        except ObjectNotFound:
             try:
                 client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-            except Exception:  # created concurrently
+            except ObjectAlreadyExists:  # another training created it first
                 pass
 
 
@@ -150,7 +156,8 @@ def train_task(train_cfg, dataset_id: str, ray_options, home_root: str | None = 
     from prefect.concurrency.sync import concurrency
 
     _ensure_concurrency_limit(TRAINING_CONCURRENCY)
-    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=False):
+    # strict: if the limit cannot be taken, fail rather than train beside another run on one GPU
+    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=True):
         return stages.train_stage(train_cfg, dataset_id, home_of(home_root), ray_options,
                                   run_name=run_name, progress=_logger_progress())
 
@@ -180,6 +187,7 @@ def tokenizer_cached(cfg, corpus_id: str, root: str | None) -> dict[str, Any]:
     return run_cached(tokenizer_task, tokenizer_target(cfg, corpus_id, home_of(root)), cfg, corpus_id, root)
 
 
-def tokenize_cached(corpus_id: str, tokenizer_id: str, root: str | None) -> dict[str, Any]:
+def tokenize_cached(corpus_id: str, tokenizer_id: str, root: str | None,
+                    ray_address: str | None = None) -> dict[str, Any]:
     return run_cached(tokenize_task, tokenize_target(corpus_id, tokenizer_id, home_of(root)),
-                      corpus_id, tokenizer_id, root)
+                      corpus_id, tokenizer_id, root, ray_address)

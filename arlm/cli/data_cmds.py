@@ -8,30 +8,23 @@ from pathlib import Path
 
 
 def add_parsers(sub) -> None:
+    from arlm.cli.pipeline_cmds import add_source_options
+
     p = sub.add_parser("ingest", help="ingest a corpus SPEC into a versioned Parquet corpus",
                        description="Read, clean, split and version a corpus; re-ingesting unchanged "
                                    "input reuses the existing version.")
-    p.add_argument("--corpus", default="stdlib-docs",
-                   help="stdlib-docs | stdlib-code | FILE | FOLDER | FILE.jsonl:COLUMN | FILE.csv:COLUMN "
-                        "| FILE.parquet:COLUMN | https://URL[#sha256=HEX] | hf:NAME[:COLUMN] "
-                        "(default: stdlib-docs)")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--test-fraction", type=float, default=0.05)
+    add_source_options(p)
     p.add_argument("--seed", type=int, default=0, help="salt of the split hash")
-    p.add_argument("--encoding-errors", choices=["strict", "replace", "skip"], default="replace",
-                   help="invalid UTF-8: fail, replace with U+FFFD, or skip the file (default replace)")
     p.add_argument("--min-chars", type=int, default=1)
     p.add_argument("--max-chars", type=int, default=50_000_000)
     p.add_argument("--max-line-chars", type=int, default=1_000_000)
     p.add_argument("--segment-chars", type=int, default=8192,
                    help="cut longer documents into segments of about this size (0: never)")
     p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep exact duplicates")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="folder sources: keep only relative paths matching GLOB (repeatable)")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="folder sources: drop relative paths matching GLOB (repeatable)")
     p.add_argument("--no-follow-symlinks", dest="follow_symlinks", action="store_false")
     p.add_argument("--workers", type=int, default=None, help="reader processes (default: one per core)")
+    p.add_argument("--executor", choices=["auto", "local", "ray"], default="auto",
+                   help="where reading/cleaning runs (auto: Ray tasks when connected to Ray, else local processes)")
     p.add_argument("--ray-address", default=None, help="read and clean as Ray tasks on this cluster")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", action="store_true", help="print the version as JSON")
@@ -75,7 +68,7 @@ def ingest_config_from_args(args):
             max_chars=args.max_chars, max_line_chars=args.max_line_chars,
             segment_chars=args.segment_chars, dedup=args.dedup, include=tuple(args.include),
             exclude=tuple(args.exclude), follow_symlinks=args.follow_symlinks, workers=args.workers,
-            ray_address=args.ray_address, progress=not args.quiet)
+            executor=args.executor, ray_address=args.ray_address, progress=not args.quiet)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "config"

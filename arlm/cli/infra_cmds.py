@@ -122,6 +122,8 @@ def cmd_env(args) -> int:
     for k, v in stack.client_env().items():
         print(f"export {k}={shlex.quote(v)}")
     cfg = stack.config()
+    if cfg is not None and "ray" in cfg.services:
+        print(f"# Ray head: arlm ... --ray-address {cfg.ray_address}  (arlm deploy sets it on the deployments)")
     if cfg is not None and cfg.exposed:
         # The secret stays in its 0600 file; the shell reads it, nothing prints it.
         print(f"export PREFECT_API_AUTH_STRING=\"$(cat {shlex.quote(str(stack.auth_path))})\"")

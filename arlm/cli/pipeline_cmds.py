@@ -27,13 +27,27 @@ def add_train_options(p: argparse.ArgumentParser, *, model_default: str = "gpt/t
                    help="place Ray workers on different nodes (placement strategy SPREAD)")
 
 
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """Which corpus, how it is split and which of its files and bytes are kept (shared by
+    ``arlm ingest``, ``arlm pipeline``, ``arlm train`` and ``arlm compare``)."""
+    p.add_argument("--corpus", default="stdlib-docs",
+                   help="stdlib-docs | stdlib-code | FILE | FOLDER | FILE.jsonl:COLUMN | FILE.csv:COLUMN "
+                        "| FILE.parquet:COLUMN | https://URL[#sha256=HEX] | hf:NAME[:COLUMN] "
+                        "| a named corpus (HOME/corpora/NAME.json, data_catalog/corpora/NAME.json) "
+                        "(default: stdlib-docs)")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="share of documents for validation")
+    p.add_argument("--test-fraction", type=float, default=0.05, help="share of documents for test")
+    p.add_argument("--encoding-errors", choices=["strict", "replace", "skip"], default="replace",
+                   help="invalid UTF-8: fail naming the file, replace with U+FFFD (default), or skip the file")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="folder sources: keep only relative paths matching GLOB (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="folder sources: drop relative paths matching GLOB (repeatable)")
+
+
 def add_corpus_options(p: argparse.ArgumentParser) -> None:
     """Where the tokens come from: a corpus SPEC, its splits, and the tokenizer to build."""
-    p.add_argument("--corpus", default="stdlib-docs",
-                   help="corpus SPEC: stdlib-docs (default), stdlib-code, a file, a folder, "
-                        "data.jsonl:text, data.csv:col, data.parquet:col, URL[#sha256=..], hf:NAME")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--test-fraction", type=float, default=0.05)
+    add_source_options(p)
     p.add_argument("--tokenizer", dest="tokenizer_kind", choices=["bpe", "char", "bytes"], default="bpe",
                    help="tokenizer kind (default bpe)")
     p.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary size (default 4096)")
@@ -54,14 +68,13 @@ def params_from_args(model_cls, args: argparse.Namespace, **extra):
         raise ConfigError(f"{loc}: {err['msg']} (got {err.get('input')!r})") from None
 
 
-def preflight_corpus(spec: str, home_root: str | None) -> None:
-    """Resolve the corpus SPEC (paths exist, a folder has files) before Prefect and Ray start,
-    so a typo costs a second, not a server start-up, and nothing is written."""
-    from arlm.data import IngestConfig
+def preflight_corpus(params) -> None:
+    """Resolve the corpus SPEC with its globs (paths exist, a folder has matching files) before
+    Prefect and Ray start, so a typo costs a second, not a server start-up, and nothing is written."""
     from arlm.data.sources import plan_source
     from arlm.home import get_home
 
-    plan_source(IngestConfig(corpus=spec), get_home(home_root).cache / "downloads")
+    plan_source(params.ingest_config(), get_home(params.home).cache / "downloads")
 
 
 def add_parsers(sub) -> None:
@@ -83,7 +96,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from arlm.stages import make_train_config
 
     make_train_config(params.model, max_seconds=params.max_seconds)  # unknown model -> error now
-    preflight_corpus(params.corpus, params.home)
+    preflight_corpus(params)
     t0 = time.time()
     from flows.pipeline import pipeline
 

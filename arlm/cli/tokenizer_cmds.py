@@ -50,6 +50,9 @@ def add_parsers(sub) -> None:
                                    "memory-mappable shards + manifest (home/tokens/<id>).")
     t.add_argument("--corpus-version", required=True, metavar="ID")
     t.add_argument("--tokenizer", required=True, metavar="ID", help="tokenizer id (or unique prefix)")
+    t.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="encode as Ray tasks on this cluster's nodes ('auto': the running one); "
+                        "default: threads on the local cores")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_tokenize)
 
@@ -180,6 +183,10 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
 
     home = _home(args).ensure()
     tok_dir = resolve_tokenizer_dir(home, args.tokenizer)
+    if args.ray_address:  # connected: encode_parallel picks Ray tasks
+        from arlm.training.ray_launcher import ensure_ray
+
+        ensure_ray(args.ray_address)
     out = stages.tokenize_stage(args.corpus_version, tok_dir.name, home, progress=_progress(args) or (lambda m: None))
     ds = TokenDataset.open(out["path"])
     if args.json:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from arlm.errors import ConfigError
 
 # Fields that do not affect the output bytes: excluded from the version hash.
-EXECUTION_FIELDS = frozenset({"workers", "ray_address", "progress"})
+EXECUTION_FIELDS = frozenset({"workers", "executor", "ray_address", "progress"})
 
 
 class IngestConfig(BaseModel):
@@ -60,6 +60,11 @@ class IngestConfig(BaseModel):
     workers: int | None = Field(
         None, ge=0,
         description="Reader processes (None: one per core for large inputs; 0 or 1: in-process). Not hashed.",
+    )
+    executor: Literal["auto", "local", "ray"] = Field(
+        "auto",
+        description=("Where the read/clean step runs: 'auto' (Ray tasks when a Ray cluster is connected "
+                     "or ray_address is set, else local processes), 'local' or 'ray'. Not hashed."),
     )
     ray_address: str | None = Field(
         None, description="Run the read/clean step as Ray tasks on this cluster ('auto' for a running one). Not hashed.",

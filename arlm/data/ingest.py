@@ -20,12 +20,13 @@ from typing import Callable
 
 from arlm.data.cleaning import Policy, Tally
 from arlm.data.config import IngestConfig
-from arlm.data.lake import LAKE_FORMAT, SPLITS, CorpusVersion, LakeWriter, load_corpus_version
+from arlm.data.lake import LAKE_FORMAT, SPLITS, CorpusVersion, load_corpus_version
 from arlm.data.parallel import choose_backend, map_units
 from arlm.data.report import build_report
-from arlm.data.sources import SourcePlan, plan_source
-from arlm.data.splits import Splitter
-from arlm.data.units import FileOutcome
+from arlm.data.sources import NAMED_CORPORA_DIR, SourcePlan, plan_source
+from arlm.data.parts import PartSink, drop_docs
+from arlm.data.splits import HeldOutGuard
+from arlm.data.units import FileOutcome, Job
 from arlm.errors import DataError
 from arlm.versioning import TMP_MARK, atomic_dir, atomic_write_json, content_hash
 
@@ -49,7 +50,7 @@ def ingest(cfg: IngestConfig, home=None, progress: ProgressFn | None = None) -> 
 
     home = home if isinstance(home, Home) else get_home(home)
     home.ensure()
-    plan = plan_source(cfg, home.cache / "downloads")
+    plan = plan_source(cfg, home.cache / "downloads", (home.root / "corpora", NAMED_CORPORA_DIR))
     vid = version_id_for(cfg, plan)
     final = home.lake / vid
     if (final / "corpus.json").exists():
@@ -71,52 +72,45 @@ def ingest(cfg: IngestConfig, home=None, progress: ProgressFn | None = None) -> 
 def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
                    progress: ProgressFn | None) -> dict:
     policy = Policy.from_config(cfg)
-    writer = LakeWriter(tmp, source=plan.spec)
-    splitter = Splitter(cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    job = Job(policy=policy, source=plan.spec, val_fraction=cfg.val_fraction,
+              test_fraction=cfg.test_fraction, dedup=cfg.dedup)
+    sink = PartSink(tmp, SPLITS)
+    guard = HeldOutGuard(cfg.val_fraction, cfg.test_fraction)
+    counts = dict.fromkeys(SPLITS, 0)
     tally = Tally()
     seen: set[bytes] = set()
     outcomes: dict[str, FileOutcome] = {}  # by uri: row-group / row-range units share a file
-    backend, n_workers = choose_backend(plan.units, cfg.workers, cfg.ray_address)
+    backend, n_workers = choose_backend(plan.units, cfg.workers, cfg.ray_address, cfg.executor)
     started = time.perf_counter()
     done_files = done_bytes = 0
     total_files = sum(len(u.files) for u in plan.units)
-    try:
-        for result in map_units(plan.units, policy, cfg.workers, cfg.ray_address):
-            tally.merge(result.tally)
-            for o in result.outcomes:
-                if o.uri in outcomes:
-                    prev = outcomes[o.uri]
-                    prev.n_docs += o.n_docs
-                    prev.n_bytes += o.n_bytes
-                    prev.reason = "" if prev.n_docs else (prev.reason or o.reason)
-                else:
-                    outcomes[o.uri] = o
-            _route(result, splitter, writer, seen if cfg.dedup else None, tally)
-            done_files += len(result.outcomes)
-            done_bytes += result.n_input_bytes
-            if progress is not None:
-                progress({"files_done": done_files, "files_total": total_files,
-                          "bytes_done": done_bytes, "bytes_total": plan.n_bytes,
-                          "elapsed_s": time.perf_counter() - started, "backend": backend})
-        for split, (row, doc_id) in splitter.finish():
-            writer.add(split, row, [doc_id])
-        files = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    elapsed = time.perf_counter() - started
-    counts = writer.counts
-    n_docs = sum(c["n_docs"] for c in counts.values())
-    if n_docs == 0:
+    results = map_units(plan.units, job, cfg.workers, cfg.ray_address, cfg.executor)
+    for index, result in enumerate(results):
+        tally.merge(result.tally)
+        _merge_outcomes(outcomes, result.outcomes)
+        _place_parts(index, result, sink, guard, counts, seen if cfg.dedup else None, tally)
+        done_files += len(result.outcomes)
+        done_bytes += result.n_input_bytes
+        if progress is not None:
+            progress({"files_done": done_files, "files_total": total_files,
+                      "bytes_done": done_bytes, "bytes_total": plan.n_bytes,
+                      "elapsed_s": time.perf_counter() - started, "backend": backend})
+    if not sum(counts.values()):
         raise DataError(f"{plan.spec}: no documents left after cleaning ({_why(tally)})")
+    moves = guard.moves(counts)
+    for split, unit_index, doc_id in moves:
+        sink.move(doc_id, unit_index, "train", split)
+    split_counts, content = sink.summary()
+    elapsed = time.perf_counter() - started
     stats = {
-        "splits": counts,
-        "n_docs": n_docs,
-        "n_bytes": sum(c["n_bytes"] for c in counts.values()),
+        "splits": split_counts,
+        "n_docs": sum(c["n_docs"] for c in split_counts.values()),
+        "n_bytes": sum(c["n_bytes"] for c in split_counts.values()),
         "n_input_files": len(plan.entries),
         "n_input_bytes": plan.n_bytes,
-        "content_sha256": writer.content_sha256(),
-        "cleaning": build_report(tally, list(outcomes.values()), tally.counts.get("skipped:duplicate", 0), splitter.moved, policy),
+        "content_sha256": content,
+        "cleaning": build_report(tally, list(outcomes.values()), tally.counts.get("skipped:duplicate", 0),
+                                 len(moves), policy),
         "ingest_seconds": round(elapsed, 3),
         "backend": backend,
         "workers": n_workers,
@@ -125,7 +119,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     config["corpus"] = plan.spec
     meta = {
         "id": vid, "spec": plan.spec, "kind": plan.kind, "config": config, "stats": stats,
-        "files": files, "python_version": plan.python_version,
+        "files": sink.listing(), "python_version": plan.python_version,
         "manifest_hash": content_hash(plan.manifest()), "format": LAKE_FORMAT,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -139,29 +133,37 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     return meta
 
 
-def _route(result, splitter: Splitter, writer: LakeWriter, seen: set[bytes] | None, tally: Tally) -> None:
-    """Dedup the unit's documents, place each in a split, hand each split its rows (by index)."""
-    batch = result.batch
-    if batch is None or not batch.num_rows:
-        return
-    rows: dict[str, list[int]] = {s: [] for s in SPLITS}
-    for i, doc_id in enumerate(result.doc_ids):
+def _merge_outcomes(outcomes: dict[str, FileOutcome], new: list[FileOutcome]) -> None:
+    for o in new:
+        prev = outcomes.get(o.uri)
+        if prev is None:
+            outcomes[o.uri] = o
+            continue
+        prev.n_docs += o.n_docs
+        prev.n_bytes += o.n_bytes
+        prev.reason = "" if prev.n_docs else (prev.reason or o.reason)
+
+
+def _place_parts(index: int, result, sink: PartSink, guard: HeldOutGuard, counts: dict[str, int],
+                 seen: set[bytes] | None, tally: Tally) -> None:
+    """Write a unit's parts, minus documents already written by an earlier unit."""
+    dropped: set[str] = set()
+    for doc_id, u, split in result.kept:
         if seen is not None:
             key = bytes.fromhex(doc_id[:32])
             if key in seen:
+                dropped.add(doc_id)
                 tally.add("skipped:duplicate")
                 continue
             seen.add(key)
-        split = splitter.place(doc_id)
-        if split == "hold":  # a compact copy, so the unit's batch is not kept alive
-            evicted = splitter.hold((batch.take([i]), doc_id))
-            if evicted is not None:
-                writer.add("train", evicted[0], [evicted[1]])
-        else:
-            rows[split].append(i)
-    for split, idx in rows.items():
-        if idx:
-            writer.add(split, batch.take(idx), [result.doc_ids[i] for i in idx])
+        counts[split] += 1
+        if split == "train":
+            guard.observe(u, index, doc_id)
+    for split, data in result.parts.items():
+        if dropped:
+            data = drop_docs(data, dropped)
+        if data is not None:
+            sink.write(split, index, data)
 
 
 def _why(tally: Tally) -> str:

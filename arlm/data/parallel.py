@@ -1,10 +1,12 @@
 """Run ``process_unit`` over the units: in-process, on a local process pool, or as Ray tasks.
 
 Results come back in unit order (so dedup keeps the first occurrence and the output is
-deterministic) through a bounded window of in-flight units, so a slow writer never lets finished
-results pile up in memory. Ray is used only when the caller is already connected to a cluster
-(``ray.is_initialized()``) or names one with ``ray_address``; Ray tasks read the same paths, so
-on a multi-node cluster the inputs must be on a shared filesystem.
+deterministic) through a bounded window of in-flight units (twice the workers), so finished
+results never pile up in memory. A result carries its documents as compressed Parquet bytes,
+so nothing but those bytes is written by the ingest process: on Ray the lake need not be
+shared, only the inputs must be readable from every node (a shared filesystem, or URLs/HF
+datasets fetched first). Ray is used only when the caller is already connected to a cluster
+(``ray.is_initialized()``), names one with ``ray_address``, or asks with ``executor="ray"``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
-from arlm.data.cleaning import Policy
 from arlm.data.readers import process_unit
-from arlm.data.units import Unit, UnitResult
+from arlm.data.units import Job, Unit, UnitResult
 from arlm.errors import ArlmError
 
 INLINE_BELOW_BYTES = 4 << 20
@@ -32,9 +33,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def choose_backend(units: list[Unit], workers: int | None, ray_address: str | None) -> tuple[str, int]:
+def choose_backend(units: list[Unit], workers: int | None, ray_address: str | None,
+                   executor: str = "auto") -> tuple[str, int]:
     """('inline'|'pool'|'ray', n_workers) for this work."""
-    if ray_address or _ray_connected():
+    if executor == "ray" or (executor == "auto" and (ray_address or _ray_connected())):
         return "ray", workers or 0
     n = default_workers() if workers is None else workers
     total = sum(u.n_bytes for u in units)
@@ -48,26 +50,26 @@ def _ray_connected() -> bool:
     return bool(ray is not None and ray.is_initialized())
 
 
-def map_units(units: list[Unit], policy: Policy, workers: int | None = None,
-              ray_address: str | None = None) -> Iterator[UnitResult]:
-    backend, n = choose_backend(units, workers, ray_address)
+def map_units(units: list[Unit], job: Job, workers: int | None = None,
+              ray_address: str | None = None, executor: str = "auto") -> Iterator[UnitResult]:
+    backend, n = choose_backend(units, workers, ray_address, executor)
     if backend == "inline":
         for unit in units:
-            yield process_unit(unit, policy)
+            yield process_unit(unit, job)
     elif backend == "pool":
-        yield from _map_pool(units, policy, n)
+        yield from _map_pool(units, job, n)
     else:
-        yield from _map_ray(units, policy, ray_address, n)
+        yield from _map_ray(units, job, ray_address, n)
 
 
-def _map_pool(units: list[Unit], policy: Policy, n: int) -> Iterator[UnitResult]:
-    # spawn, not fork: the caller may hold threads (Prefect, Ray, the lake writer).
+def _map_pool(units: list[Unit], job: Job, n: int) -> Iterator[UnitResult]:
+    # spawn, not fork: the caller may hold threads (Prefect, Ray, a web server).
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         window: deque = deque()
         try:
             for unit in units:
-                window.append(pool.submit(process_unit, unit, policy))
+                window.append(pool.submit(process_unit, unit, job))
                 if len(window) >= 2 * n:
                     yield window.popleft().result()
             while window:
@@ -81,7 +83,7 @@ def _map_pool(units: list[Unit], policy: Policy, n: int) -> Iterator[UnitResult]
                 f.cancel()
 
 
-def _map_ray(units: list[Unit], policy: Policy, address: str | None, n: int) -> Iterator[UnitResult]:
+def _map_ray(units: list[Unit], job: Job, address: str | None, n: int) -> Iterator[UnitResult]:
     import ray
 
     if not ray.is_initialized():
@@ -90,7 +92,7 @@ def _map_ray(units: list[Unit], policy: Policy, address: str | None, n: int) -> 
     limit = 2 * (n or max(1, int(ray.cluster_resources().get("CPU", 1))))
     window: deque = deque()
     for unit in units:
-        window.append(remote.remote(unit, policy))
+        window.append(remote.remote(unit, job))
         if len(window) >= limit:
             yield ray.get(window.popleft())
     while window:

@@ -9,35 +9,44 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import json
 import sys
 
-from arlm.data.cleaning import Policy, Tally, clean_document, clean_file_bytes
-from arlm.data.units import FileEntry, FileOutcome, Unit, UnitResult
+from arlm.data.cleaning import Cleaned, Policy, Tally, clean_document, clean_file_bytes
+from arlm.data.splits import hash_unit
+from arlm.data.units import FileEntry, FileOutcome, Job, Unit, UnitResult
 from arlm.errors import DataError
 
 READ_CHUNK = 4 << 20
 
 
-def process_unit(unit: Unit, policy: Policy) -> UnitResult:
-    """Read, clean and hash one unit; raises ``DataError`` for input that cannot be used at all."""
+def process_unit(unit: Unit, job: Job) -> UnitResult:
+    """Read, clean, hash, split and encode one unit; ``DataError`` for input that cannot be used."""
     reader = _READERS.get(unit.kind)
     if reader is None:  # a planner bug, not a user error
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     result = UnitResult()
-    reader(unit, policy, result)
-    return result.seal()
+    reader(unit, job.policy, result)
+    return result.seal(job)
 
 
-def _emit(result: UnitResult, uri: str, pieces: list[str], outcome: FileOutcome) -> None:
-    multi = len(pieces) > 1
-    for i, text in enumerate(pieces):
-        data = text.encode("utf-8", errors="surrogatepass")
-        doc_uri = f"{uri}#{i}" if multi else uri
-        result.doc_ids.append(hashlib.sha256(data).hexdigest())
-        result.uris.append(doc_uri)
-        result.texts.append(text)
-        result.sizes.append(len(data))
+def _emit(result: UnitResult, uri: str, cleaned: Cleaned | None, outcome: FileOutcome,
+          policy: Policy) -> None:
+    """Append a cleaned document's segments: sha256 doc id and split hash from the bytes."""
+    if cleaned is None:
+        return
+    data, spans = cleaned
+    view = memoryview(data)
+    multi = len(spans) > 1
+    for i, (a, b) in enumerate(spans):
+        piece = view[a:b]
+        digest = hashlib.sha256(piece).hexdigest()
+        result.doc_ids.append(digest)
+        result.units.append(hash_unit(digest, policy.seed))
+        result.uris.append(f"{uri}#{i}" if multi else uri)
+        result.chunks.append(piece)
+        result.sizes.append(b - a)
         outcome.n_docs += 1
 
 
@@ -93,17 +102,14 @@ def _read_text(unit: Unit, policy: Policy, result: UnitResult) -> None:
         if data is None:
             outcome.reason = _last_reason(result.tally, entry.uri)
             continue
-        pieces = clean_file_bytes(data, entry.uri, policy, result.tally)
-        if not pieces:
+        cleaned = clean_file_bytes(data, entry.uri, policy, result.tally)
+        if cleaned is None:
             outcome.reason = _last_reason(result.tally, entry.uri)
-        _emit(result, entry.uri, pieces, outcome)
+        _emit(result, entry.uri, cleaned, outcome, policy)
 
 
 def _last_reason(tally: Tally, uri: str) -> str:
-    for u, reason in reversed(tally.skipped):
-        if u == uri:
-            return reason
-    return "skipped"
+    return tally.last[1] if tally.last[0] == uri else "skipped"
 
 
 def _clean_record(value, uri: str, policy: Policy, result: UnitResult, outcome: FileOutcome) -> None:
@@ -113,75 +119,101 @@ def _clean_record(value, uri: str, policy: Policy, result: UnitResult, outcome: 
     if not isinstance(value, str):
         result.tally.skip(uri, "not-a-string")
         return
-    pieces = clean_document(value, uri, policy, result.tally)
-    _emit(result, uri, pieces, outcome)
+    _emit(result, uri, clean_document(value, uri, policy, result.tally), outcome, policy)
+
+
+def _read_range(unit: Unit) -> tuple[FileEntry, bytes, int]:
+    """The unit's bytes of its single file (its ``byte_range``, or all of it) and the start."""
+    (entry,) = unit.files
+    start, end = unit.byte_range or (0, entry.size)
+    try:
+        with open(entry.path, "rb") as f:
+            f.seek(start)
+            return entry, f.read(end - start), start
+    except OSError as exc:
+        raise DataError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
-    (entry,) = unit.files
+    entry, data, _ = _read_range(unit)
     col = unit.column or "text"
-    outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+    outcome = FileOutcome(entry.uri, n_bytes=len(data))
     result.outcomes.append(outcome)
-    result.n_input_bytes += entry.size
-    with open(entry.path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
+    result.n_input_bytes += len(data)
+    lines = data.split(b"\n")
+    del data
+    for lineno, raw in enumerate(lines, start=unit.first_line):
+        if not raw.strip():
+            continue
+        if len(raw) > 4 * policy.max_chars:
+            result.tally.skip(f"{entry.uri}:{lineno}", "longer-than-max_chars")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if policy.encoding_errors == "strict":
+                raise DataError(f"{entry.path}: line {lineno} is not valid UTF-8 "
+                                "(encoding_errors=strict)") from None
+            if policy.encoding_errors == "skip":
+                result.tally.skip(f"{entry.uri}:{lineno}", "invalid-utf8")
                 continue
-            if len(raw) > 4 * policy.max_chars:
-                result.tally.skip(f"{entry.uri}:{lineno}", "longer-than-max_chars")
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                if policy.encoding_errors == "strict":
-                    raise DataError(f"{entry.path}: line {lineno} is not valid UTF-8 "
-                                    "(encoding_errors=strict)") from None
-                if policy.encoding_errors == "skip":
-                    result.tally.skip(f"{entry.uri}:{lineno}", "invalid-utf8")
-                    continue
-                result.tally.add("utf8:replaced")
-                line = raw.decode("utf-8", errors="replace")
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{entry.path}: line {lineno} is not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, "
-                                "expected an object")
-            if col not in record:
-                fields = ", ".join(sorted(record)[:10])
-                raise DataError(f"{entry.path}: line {lineno} has no column {col!r} (fields: {fields})")
-            _clean_record(record[col], f"{entry.uri}:{lineno}", policy, result, outcome)
+            result.tally.add("utf8:replaced")
+            line = raw.decode("utf-8", errors="replace")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{entry.path}: line {lineno} is not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, "
+                            "expected an object")
+        if col not in record:
+            fields = ", ".join(sorted(record)[:10])
+            raise DataError(f"{entry.path}: line {lineno} has no column {col!r} (fields: {fields})")
+        _clean_record(record[col], f"{entry.uri}:{lineno}", policy, result, outcome)
     if not outcome.n_docs:
         outcome.reason = "no-documents"
 
 
 def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
-    (entry,) = unit.files
+    entry, data, start = _read_range(unit)
     col = unit.column or "text"
-    outcome = FileOutcome(entry.uri, n_bytes=entry.size)
+    outcome = FileOutcome(entry.uri, n_bytes=len(data))
     result.outcomes.append(outcome)
-    result.n_input_bytes += entry.size
+    result.n_input_bytes += len(data)
     csv.field_size_limit(min(sys.maxsize, 4 * policy.max_chars))
-    errors = "strict" if policy.encoding_errors != "replace" else "replace"
+    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        with open(entry.path, encoding="utf-8-sig", errors=errors, newline="") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None:
-                raise DataError(f"{entry.path}: empty CSV file (no header row)")
-            if col not in reader.fieldnames:
-                raise DataError(f"{entry.path}: no column {col!r} in the CSV header "
-                                f"(columns: {', '.join(reader.fieldnames[:10])})")
-            for rowno, row in enumerate(reader, start=2):
-                _clean_record(row[col], f"{entry.uri}:{rowno}", policy, result, outcome)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         if policy.encoding_errors == "strict":
-            raise DataError(f"{entry.path}: not valid UTF-8 at byte {exc.start} "
+            raise DataError(f"{entry.path}: not valid UTF-8 at byte {start + exc.start} "
                             "(encoding_errors=strict)") from None
-        result.tally.skip(entry.uri, "invalid-utf8")
-        outcome.reason = "invalid-utf8"
+        if policy.encoding_errors == "skip":
+            result.tally.skip(entry.uri, "invalid-utf8")
+            outcome.reason = "invalid-utf8"
+            return
+        result.tally.add("utf8:replaced")
+        text = data.decode("utf-8", errors="replace")
+    del data
+    reader = csv.DictReader(io.StringIO(text, newline=""), fieldnames=list(unit.header) or None)
+    try:
+        if reader.fieldnames is None:
+            raise DataError(f"{entry.path}: empty CSV file (no header row)")
+        if col not in reader.fieldnames:
+            raise DataError(f"{entry.path}: no column {col!r} in the CSV header "
+                            f"(columns: {', '.join(reader.fieldnames[:10])})")
+        line_base = unit.first_line - 1
+        prev = reader.line_num
+        for row in reader:
+            lineno = line_base + prev + 1  # physical line where the record starts
+            prev = reader.line_num
+            _clean_record(row[col], f"{entry.uri}:{lineno}", policy, result, outcome)
     except csv.Error as exc:
-        raise DataError(f"{entry.path}: malformed CSV ({exc})") from None
+        raise DataError(f"{entry.path}: malformed CSV near line {unit.first_line + reader.line_num - 1} "
+                        f"({exc})") from None
+    if not outcome.n_docs:
+        outcome.reason = outcome.reason or "no-documents"
 
 
 def _read_parquet(unit: Unit, policy: Policy, result: UnitResult) -> None:
@@ -228,7 +260,7 @@ def _read_stdlib(unit: Unit, policy: Policy, result: UnitResult) -> None:
         with open(entry.path, "rb") as f:
             source = f.read()
         if unit.kind == "stdlib-code":
-            pieces = clean_file_bytes(source, entry.uri, policy, result.tally)
+            cleaned = clean_file_bytes(source, entry.uri, policy, result.tally)
         else:
             text = _docstrings(source, entry.uri)
             if not text:
@@ -236,10 +268,10 @@ def _read_stdlib(unit: Unit, policy: Policy, result: UnitResult) -> None:
                 result.tally.skip(entry.uri, reason)
                 outcome.reason = reason
                 continue
-            pieces = clean_document(text, entry.uri, policy, result.tally)
-        if not pieces:
+            cleaned = clean_document(text, entry.uri, policy, result.tally)
+        if cleaned is None:
             outcome.reason = _last_reason(result.tally, entry.uri)
-        _emit(result, entry.uri, pieces, outcome)
+        _emit(result, entry.uri, cleaned, outcome, policy)
 
 
 def _read_pydoc_topics(unit: Unit, policy: Policy, result: UnitResult) -> None:
@@ -250,8 +282,8 @@ def _read_pydoc_topics(unit: Unit, policy: Policy, result: UnitResult) -> None:
     result.outcomes.append(outcome)
     result.n_input_bytes += entry.size
     for key in sorted(topics):
-        pieces = clean_document(topics[key], f"{entry.uri}#{key}", policy, result.tally)
-        _emit(result, f"{entry.uri}#{key}", pieces, outcome)
+        uri = f"{entry.uri}#{key}"
+        _emit(result, uri, clean_document(topics[key], uri, policy, result.tally), outcome, policy)
 
 
 def _read_hf(unit: Unit, policy: Policy, result: UnitResult) -> None:

@@ -11,12 +11,16 @@ SPEC forms::
     PATH:COLUMN                          .jsonl / .csv / .parquet file (or a folder of them)
     https://host/file[#sha256=HEX]       downloaded to the home's cache, verified, then as PATH
     hf:NAME_OR_SAVED_DIR[:COLUMN]        a Hugging Face dataset (``datasets`` installed)
+    NAME                                 a named SPEC: home/corpora/NAME.json or
+                                         data_catalog/corpora/NAME.json (``{"spec": ...}``)
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import re
 import platform
 import sys
 import sysconfig
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arlm.data.config import IngestConfig
+from arlm.data.ranges import record_ranges
 from arlm.data.units import FileEntry, Unit
 from arlm.errors import ConfigError, DataError
 
@@ -53,8 +58,33 @@ class SourcePlan:
                 "files": [e.manifest_row() for e in self.entries], **self.extra_manifest}
 
 
-def plan_source(cfg: IngestConfig, cache_dir: Path) -> SourcePlan:
-    spec = cfg.corpus.strip()
+NAMED_CORPORA_DIR = Path(__file__).resolve().parents[2] / "data_catalog" / "corpora"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def resolve_named(spec: str, search: tuple[Path, ...]) -> str:
+    """A named corpus (``NAME.json`` with ``{"spec": ...}`` in a ``search`` folder) to its SPEC.
+
+    Anything that exists as a path, or is not a plain name, is returned unchanged.
+    """
+    if not _NAME.match(spec) or spec in ("stdlib-docs", "stdlib-code") or os.path.lexists(spec):
+        return spec
+    for folder in search:
+        f = Path(folder) / f"{spec}.json"
+        if f.is_file():
+            try:
+                named = json.loads(f.read_text(encoding="utf-8"))["spec"]
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"{f}: a named corpus needs a JSON object with a 'spec' string") from None
+            if not isinstance(named, str) or resolve_named(named, ()) != named or named == spec:
+                raise ConfigError(f"{f}: 'spec' must be a corpus SPEC string (not another name)")
+            return named
+    return spec
+
+
+def plan_source(cfg: IngestConfig, cache_dir: Path, named_dirs: tuple[Path, ...] = (NAMED_CORPORA_DIR,)) -> SourcePlan:
+    """Plan the ingest of ``cfg.corpus``; names are looked up in ``named_dirs`` first."""
+    spec = resolve_named(cfg.corpus.strip(), tuple(named_dirs))
     if spec in ("stdlib-docs", "stdlib-code"):
         return _plan_stdlib(spec)
     if spec.startswith(("http://", "https://")):
@@ -189,8 +219,14 @@ def _tabular_units(entry: FileEntry, column: str) -> list[Unit]:
     if fmt is None:
         raise ConfigError(f"{entry.path}: a text column ({column!r}) needs a .jsonl, .csv or "
                           ".parquet file")
-    if fmt != "parquet":
-        return [Unit(fmt, (entry,), column=column)]
+    if fmt == "jsonl":
+        return [Unit("jsonl", (entry,), column=column, byte_range=(a, b), first_line=line)
+                for a, b, line in record_ranges(Path(entry.path), UNIT_BYTES)]
+    if fmt == "csv":
+        ranges = record_ranges(Path(entry.path), UNIT_BYTES, quoted=True)
+        header = _csv_header(entry) if len(ranges) > 1 else ()
+        return [Unit("csv", (entry,), column=column, byte_range=(a, b), first_line=line,
+                     header=header if a > 0 else ()) for a, b, line in ranges]
     import pyarrow.parquet as pq
 
     try:
@@ -211,6 +247,17 @@ def _tabular_units(entry: FileEntry, column: str) -> list[Unit]:
     if batch:
         units.append(Unit("parquet", (entry,), column=column, row_groups=tuple(batch)))
     return units
+
+
+def _csv_header(entry: FileEntry) -> tuple[str, ...]:
+    """Column names of a CSV file (its first record), for ranges that start past it."""
+    import csv
+
+    with open(entry.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        row = next(csv.reader(f), None)
+    if not row:
+        raise DataError(f"{entry.path}: empty CSV file (no header row)")
+    return tuple(row)
 
 
 def stdlib_dir() -> Path:

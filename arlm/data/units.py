@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from arlm.data.cleaning import Tally
+from arlm.data.cleaning import Policy, Tally
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,14 @@ class Unit:
     row_range: tuple[int, int] | None = None
     dataset_path: str = ""   # hf: the saved folder (load_from_disk) or dataset name
     dataset_split: str = ""
+    byte_range: tuple[int, int] | None = None  # jsonl / csv: a slice of the file at record bounds
+    first_line: int = 1                        # the physical line number at byte_range[0]
+    header: tuple[str, ...] = ()               # csv ranges after the first: the column names
 
     @property
     def n_bytes(self) -> int:
+        if self.byte_range is not None:
+            return self.byte_range[1] - self.byte_range[0]
         return sum(f.size for f in self.files)
 
 
@@ -57,30 +62,73 @@ class FileOutcome:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every unit of one ingest shares: the cleaning policy and how to split and write."""
+
+    policy: Policy
+    source: str                 # the canonical spec, the ``source`` column
+    val_fraction: float
+    test_fraction: float
+    dedup: bool = True
+    compression_level: int | None = None
+
+
 @dataclass
 class UnitResult:
-    """Cleaned documents of a unit, in input order.
+    """What a worker gives back for one unit.
 
-    Readers append to the column lists; ``seal`` turns them into one Arrow ``RecordBatch``
-    (``doc_id``, ``uri``, ``text``, ``n_bytes``) so that the batch crosses process boundaries as
-    flat buffers and the parent routes rows to splits by index without touching the text.
+    Readers append each document's UTF-8 bytes and fields; ``seal`` drops duplicates inside the
+    unit, assigns splits by hash and encodes one Parquet part per split (``parts``: split ->
+    file bytes), so the text crosses the process boundary compressed. ``kept`` lists the rows
+    of the parts in order: (doc_id, split hash, split).
     """
 
     doc_ids: list[str] = field(default_factory=list)
+    units: list[float] = field(default_factory=list)
     uris: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    chunks: list = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
-    batch: object = None
+    parts: dict[str, bytes] = field(default_factory=dict)
+    kept: list[tuple[str, float, str]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
     outcomes: list[FileOutcome] = field(default_factory=list)
     n_input_bytes: int = 0
 
-    def seal(self) -> "UnitResult":
-        import pyarrow as pa
+    def seal(self, job: Job) -> "UnitResult":
+        from arlm.data.parts import build_table, encode_part
+        from arlm.data.splits import assign_split
 
-        self.batch = pa.RecordBatch.from_arrays(
-            [pa.array(self.doc_ids, pa.string()), pa.array(self.uris, pa.string()),
-             pa.array(self.texts, pa.string()), pa.array(self.sizes, pa.int64())],
-            names=["doc_id", "uri", "text", "n_bytes"])
-        self.uris, self.texts, self.sizes = [], [], []
+        rows: dict[str, list[int]] = {}
+        seen: set[str] = set()
+        for i, (doc_id, u) in enumerate(zip(self.doc_ids, self.units)):
+            if job.dedup:
+                if doc_id in seen:
+                    self.tally.add("skipped:duplicate")
+                    continue
+                seen.add(doc_id)
+            split = assign_split(u, job.val_fraction, job.test_fraction)
+            rows.setdefault(split, []).append(i)
+            self.kept.append((doc_id, u, split))
+        for split, idx in rows.items():
+            table = build_table([self.doc_ids[i] for i in idx], [self.uris[i] for i in idx],
+                                _text_array([self.chunks[i] for i in idx], [self.sizes[i] for i in idx]),
+                                [self.sizes[i] for i in idx], job.source, split)
+            self.parts[split] = encode_part(table, job.compression_level)
+        self.doc_ids, self.units, self.uris, self.chunks, self.sizes = [], [], [], [], []
         return self
+
+
+def _text_array(chunks: list, sizes: list[int]):
+    """An Arrow string array straight from UTF-8 byte chunks (one copy, no Python strings)."""
+    from array import array
+
+    import pyarrow as pa
+
+    offsets = array("q", [0])
+    pos = 0
+    for n in sizes:
+        pos += n
+        offsets.append(pos)
+    data = b"".join(chunks)
+    return pa.LargeStringArray.from_buffers(len(sizes), pa.py_buffer(offsets), pa.py_buffer(data)).cast(pa.string())

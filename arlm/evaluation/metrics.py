@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from arlm.errors import ConfigError, DataError
 
 
-def _windows(seq: np.ndarray, block_size: int, batch_size: int):
+def exact_windows(seq: np.ndarray, block_size: int, batch_size: int):
     """Yield (inputs, targets) int64 arrays [B, T] covering seq[1:] as targets exactly once."""
     n_pred = len(seq) - 1
     n_full = n_pred // block_size
@@ -71,7 +71,7 @@ def evaluate_tokens(model: Any, tokens: np.ndarray, n_bytes: int, block_size: in
     n_tokens = 0
     try:
         with torch.inference_mode():
-            for inputs, targets in _windows(seq, block_size, batch_size):
+            for inputs, targets in exact_windows(seq, block_size, batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(inputs)).to(device)
                 y = torch.from_numpy(np.ascontiguousarray(targets)).to(device)
                 logits, _ = model(x)

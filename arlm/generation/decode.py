@@ -33,7 +33,9 @@ OnToken = Callable[[int, int], None]  # (prompt index, token id)
 
 
 def model_device(model: Any) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
 
@@ -102,9 +104,9 @@ def _decode_lockstep(model: Any, rows: list[list[int]], cfg: GenerationConfig, s
     active = list(range(len(rows)))  # original row index of each batch row
     pos = start
     while True:
-        act = torch.tensor(active, device=device)
         chosen = choose_next(stepper.logits, cfg, generator)
-        if pos < width:
+        if pos < width:  # some rows are still reading their prompt
+            act = torch.tensor(active, device=device)
             forced = lengths_t[act] > pos
             chosen = torch.where(forced, padded[act, pos], chosen)
         finished_local = []
@@ -120,7 +122,8 @@ def _decode_lockstep(model: Any, rows: list[list[int]], cfg: GenerationConfig, s
             if len(out[row]) >= cfg.max_new_tokens or stopper.hits_stop_string(out[row]):
                 finished_local.append(local)
         if finished_local:
-            keep = [i for i in range(len(active)) if i not in set(finished_local)]
+            done = set(finished_local)
+            keep = [i for i in range(len(active)) if i not in done]
             if not keep:
                 return out
             index = torch.tensor(keep, device=device)

@@ -228,7 +228,11 @@ class Stack:
 
     # environment -------------------------------------------------------------
     def client_env(self, cfg: StackConfig | None = None) -> dict[str, str]:
-        """Variables that point arlm, Prefect, MLflow and Ray clients at this stack (no secrets)."""
+        """Variables that point arlm, Prefect, MLflow and Ray clients at this stack (no secrets).
+
+        Not ``RAY_ADDRESS``: with it set, every ``ray.init(num_cpus=...)`` (arlm's local-Ray
+        default) would fail; the Ray head is passed explicitly (``--ray-address``, the deployments'
+        ``ray_address`` parameter)."""
         cfg = cfg or self.config()
         if cfg is None:
             return {}
@@ -238,7 +242,6 @@ class Stack:
         if "mlflow" in cfg.services:
             env["MLFLOW_TRACKING_URI"] = cfg.mlflow_url
         if "ray" in cfg.services:
-            env["RAY_ADDRESS"] = cfg.ray_address
             env["RAY_AUTH_MODE"] = self._ray_auth_mode(cfg)
         return env
 
@@ -277,16 +280,21 @@ class Stack:
             if name in cfg.services:
                 log(f"{name}: already running (pid {running[name].pid})")
         started: list[ProcInfo] = []
+        todo = [n for n in SERVICES if n in cfg.services and n not in running]
+        # The three servers start side by side (start-up is mostly imports); the worker needs
+        # the Prefect server healthy first.
+        waves = [[n for n in todo if n != "worker"], [n for n in todo if n == "worker"]]
         try:
-            for name in SERVICES:
-                if name not in cfg.services or name in running:
-                    continue
-                info = getattr(self, f"_start_{name}")(cfg)
-                started.append(info)
-                state["services"][name] = info.to_dict()
-                self.save(state)
-                self._wait_healthy(name, info, cfg)
-                log(f"{name}: up (pid {info.pid}) {info.url}  log: {info.log}")
+            for wave in waves:
+                for name in wave:
+                    info = getattr(self, f"_start_{name}")(cfg)
+                    started.append(info)
+                    state["services"][name] = info.to_dict()
+                    self.save(state)
+                for name in wave:
+                    info = ProcInfo(**state["services"][name])
+                    self._wait_healthy(name, info, cfg)
+                    log(f"{name}: up (pid {info.pid}) {info.url}  log: {info.log}")
         except BaseException:
             for info in reversed(started):
                 procs.stop(info)
@@ -359,6 +367,9 @@ class Stack:
         # (mlflow-artifacts:/), the embedded store's are plain file paths.
         env["MLFLOW_BACKEND_STORE_URI"] = (mlflow_url_for(cfg.mlflow_db) if cfg.mlflow_db
                                            else f"sqlite:///{root / 'mlflow.db'}")
+        # MLflow 3's server starts ~8 huey job consumers (~220 MB each) for GenAI jobs that a model
+        # registry does not use: off unless the operator turns them on.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         names = sorted({"127.0.0.1", "localhost", cfg.client_host, *cfg.public_hosts}
                        - ({cfg.host} if cfg.host in ("0.0.0.0", "::") else set()))
         hosts = ",".join(f"{h},{h}:{cfg.mlflow_port}" for h in names)
@@ -451,18 +462,18 @@ class Stack:
                             f"{procs.log_tail(info.log)}")
 
 
+# Settings that belong to one running service and cannot change under it.
+_OWNED_BY = {"prefect_port": "prefect", "prefect_db": "prefect", "mlflow_port": "mlflow",
+             "mlflow_db": "mlflow", "ray_port": "ray", "ray_dashboard_port": "ray",
+             "ray_client_port": "ray", "work_pool": "worker", "host": "prefect"}
+
+
 def _merge_running(old: StackConfig, new: StackConfig, running: dict[str, ProcInfo]) -> StackConfig:
-    """Running services keep their ports; newly requested services are added to the stack."""
+    """Running services keep their settings; the rest, and newly requested services, take the new ones."""
     merged = StackConfig.from_dict({**asdict(old), "services": sorted(set(old.services) | set(new.services),
                                                                        key=SERVICES.index)})
-    # A service that is not running may be (re)started with the new settings.
     for f in fields(StackConfig):
-        if f.name == "services":
-            continue
-        owners = {"prefect_port": "prefect", "prefect_db": "prefect", "mlflow_port": "mlflow",
-                  "mlflow_db": "mlflow", "ray_port": "ray", "ray_dashboard_port": "ray",
-                  "ray_client_port": "ray"}
-        if owners.get(f.name) not in running:
+        if f.name != "services" and _OWNED_BY.get(f.name) not in running:
             setattr(merged, f.name, getattr(new, f.name))
     return merged
 

@@ -120,7 +120,9 @@ class NGramLM(LanguageModel):
 
     def _derive(self) -> None:
         """Per-context totals and type counts from the CSR arrays (not stored: derivable)."""
-        self._totals, self._types = {}, {}
+        self._totals, self._types, self._mass = {}, {}, {}
+        if self.discounts.is_meta:  # built on the meta device only to inspect sizes
+            return
         for k in range(1, self.config.order + 1):
             ptr, cnt = getattr(self, f"ptr_{k}"), getattr(self, f"cnt_{k}")
             csum = torch.cat((torch.zeros(1, dtype=torch.float64, device=cnt.device), cnt.double().cumsum(0)))
@@ -128,6 +130,11 @@ class NGramLM(LanguageModel):
             p = ptr[: n_ctx + 1]
             self._totals[k] = (csum[p[1:]] - csum[p[:-1]]) if n_ctx else csum[:0]
             self._types[k] = (p[1:] - p[:-1]).double() if n_ctx else csum[:0]
+            # discounted share of each (context, word): max(c - D, 0) / c(context .)
+            per_entry_total = torch.repeat_interleave(self._totals[k], p[1:] - p[:-1]) if n_ctx else csum[:0]
+            D = float(self.discounts[k - 1])
+            self._mass[k] = ((cnt.double()[: per_entry_total.numel()] - D).clamp(min=0) / per_entry_total
+                             if n_ctx else cnt.double()[:0])
         V = self.config.vocab_size
         uniform = torch.full((1, V), 1.0 / V, dtype=torch.float64, device=self.discounts.device)
         if self.ctx_1.numel() == 1 and int(self.ctx_1[0]) == 0:  # fitted: the one empty context
@@ -163,18 +170,19 @@ class NGramLM(LanguageModel):
         return 0.0
 
     @property
-    def max_context(self) -> int:
-        return max(self.config.order - 1, 1)
+    def max_context(self) -> None:
+        """Unbounded: any prefix can be fed; only its last order-1 tokens matter."""
+        return None
 
     # -- probabilities -----------------------------------------------------------------------
     def probs(self, contexts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """P(. | context) [N, V] for contexts [N, order-1] (oldest first, right-aligned), of which
-        the last ``lengths[i]`` tokens are real."""
+        """P(. | context) [N, V] (float32) for contexts [N, order-1] (oldest first), of which the
+        last ``lengths[i]`` tokens are real. The unigram row is computed once in float64."""
         cfg = self.config
         V, n = cfg.vocab_size, cfg.order
         N = contexts.size(0)
         device = self.discounts.device
-        P = self._unigram.to(device).expand(N, V).clone()
+        P = self._unigram.to(device=device, dtype=torch.float32).expand(N, V).clone()
         code = torch.zeros(N, dtype=torch.int64, device=device)
         for k in range(2, n + 1):
             code = code + contexts[:, n - k] * (V ** (k - 2))  # extend the context by one older token
@@ -190,19 +198,20 @@ class NGramLM(LanguageModel):
 
     def _mix(self, P: torch.Tensor, pos: torch.Tensor, r: torch.Tensor, k: int) -> None:
         """In place: rows ``pos`` of P (the order k-1 estimate) become the order-k estimate of
-        their contexts (rows ``r`` of the order-k tables)."""
+        their contexts (rows ``r`` of the order-k tables). Rows not in ``pos`` keep their value."""
         device = P.device
         tot, types = self._totals[k][r], self._types[k][r]
         D = float(self.discounts[k - 1])
-        P[pos] *= (D * types / tot).unsqueeze(1)
+        scale = torch.ones(P.size(0), dtype=torch.float64, device=device)
+        scale[pos] = D * types / tot  # backoff weight; a dense row scaling beats gathering rows
+        P.mul_(scale.to(P.dtype).unsqueeze(1))
         ptr = getattr(self, f"ptr_{k}")
         lo, lens = ptr[r], ptr[r + 1] - ptr[r]
-        which = torch.repeat_interleave(torch.arange(len(pos), device=device), lens)
-        starts = torch.repeat_interleave(lo - torch.cumsum(lens, 0) + lens, lens)
-        entry = starts + torch.arange(which.numel(), device=device)
-        mass = (getattr(self, f"cnt_{k}")[entry].double() - D).clamp(min=0) / tot[which]
-        P.index_put_((pos[which], getattr(self, f"tok_{k}")[entry]), mass, accumulate=True)
-        return P
+        ends = torch.cumsum(lens, 0)
+        entry = torch.arange(int(ends[-1]) if len(ends) else 0, device=device)
+        entry += torch.repeat_interleave(lo - ends + lens, lens)  # global index of each (context, word)
+        rows = torch.repeat_interleave(pos, lens)
+        P.index_put_((rows, getattr(self, f"tok_{k}")[entry]), self._mass[k][entry].to(P.dtype), accumulate=True)
 
     def _logits(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
         """Log-probabilities [B, S - start, V] of the token after each position >= start."""
@@ -218,7 +227,7 @@ class NGramLM(LanguageModel):
         out = torch.empty(contexts.size(0), cfg.vocab_size, dtype=torch.float32, device=tokens.device)
         chunk = max(1, (1 << 24) // cfg.vocab_size)
         for i in range(0, contexts.size(0), chunk):
-            out[i:i + chunk] = self.probs(contexts[i:i + chunk], lengths[i:i + chunk]).log().float()
+            out[i:i + chunk] = self.probs(contexts[i:i + chunk], lengths[i:i + chunk]).log_()
         return out.view(B, S - start, cfg.vocab_size)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):

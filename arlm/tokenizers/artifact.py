@@ -15,11 +15,13 @@ from typing import Any
 
 from arlm.errors import DataError, NotFoundError
 from arlm.tokenizers.config import PAD, EOT, TokenizerConfig
-from arlm.tokenizers.corpus_io import CorpusLike, iter_text_batches, iter_texts, split_names
+from arlm.tokenizers.corpus_io import CorpusLike, SplitTexts, iter_texts, split_names
 from arlm.tokenizers.tokenizer import META_JSON, TOKENIZER_JSON, Tokenizer, load_tokenizer
-from arlm.versioning import atomic_dir, atomic_write_bytes, atomic_write_json, content_hash, read_json
+from arlm.versioning import (atomic_dir, atomic_write_bytes, atomic_write_json, clean_stale_tmp, content_hash,
+                             read_json)
 
 META_FORMAT = 1
+STALE_TMP_S = 3600.0  # a writer's temporary folder older than this was left by a killed process
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,9 @@ def measure_splits(tok: Tokenizer, corpus: CorpusLike) -> dict[str, dict[str, in
 
     out: dict[str, dict[str, int]] = {}
     for split in split_names(corpus):
-        n_bytes = 0
-
-        def texts(split: str = split):
-            nonlocal n_bytes
-            for batch, nb in iter_text_batches(corpus, split):
-                n_bytes += nb
-                yield batch
-
-        n_tokens = sum(len(ids) for ids, _ in encode_parallel(tok, texts(), append_eot=False))
-        out[split] = {"n_tokens": int(n_tokens), "n_bytes": int(n_bytes)}
+        texts = SplitTexts(corpus, split)
+        n_tokens = sum(len(ids) for ids, _ in encode_parallel(tok, texts, append_eot=False))
+        out[split] = {"n_tokens": int(n_tokens), "n_bytes": int(texts.n_bytes)}
     return out
 
 
@@ -96,6 +91,7 @@ def build_tokenizer(cfg: TokenizerConfig, corpus_version: CorpusLike, out_root: 
     final = out_root / tid
     if (final / META_JSON).exists():
         return TokenizerArtifact.open(final, reused=True)
+    clean_stale_tmp(out_root, max_age_s=STALE_TMP_S)
     if cfg.kind != "bytes" and cfg.train_split not in corpus_version.files:
         raise DataError(f"corpus version {corpus_version.id} has no split '{cfg.train_split}' to train the "
                         f"tokenizer on (splits: {', '.join(corpus_version.files) or 'none'})")

@@ -59,6 +59,21 @@ def iter_text_batches(corpus: CorpusLike, split: str, batch_size: int = 1024) ->
             yield col.to_pylist(), int(n_bytes)
 
 
+class SplitTexts:
+    """The text batches of one split, as an iterable that totals documents and UTF-8 bytes as it goes."""
+
+    def __init__(self, corpus: CorpusLike, split: str, batch_size: int = 1024) -> None:
+        self.corpus, self.split, self.batch_size = corpus, split, batch_size
+        self.n_bytes = 0
+        self.n_docs = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for texts, n_bytes in iter_text_batches(self.corpus, self.split, self.batch_size):
+            self.n_bytes += n_bytes
+            self.n_docs += len(texts)
+            yield texts
+
+
 def iter_texts(corpus: CorpusLike, split: str, max_bytes: int | None = None) -> Iterator[str]:
     """Documents of one split, one by one, stopping once ``max_bytes`` UTF-8 bytes were yielded."""
     seen = 0

@@ -13,17 +13,17 @@ same folder name and byte-identical shards, and a second ``tokenize`` call reuse
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from arlm.errors import DataError, NotFoundError
-from arlm.tokenizers.artifact import TokenizerArtifact
-from arlm.tokenizers.corpus_io import CorpusLike, iter_text_batches, split_names
+from arlm.tokenizers.artifact import STALE_TMP_S, TokenizerArtifact
+from arlm.tokenizers.corpus_io import CorpusLike, SplitTexts, split_names
 from arlm.tokenizers.parallel import Backend, encode_parallel
-from arlm.versioning import atomic_dir, atomic_write_json, content_hash, read_json, sha256_file
+from arlm.versioning import atomic_dir, atomic_write_json, clean_stale_tmp, content_hash, read_json, sha256_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -110,26 +110,19 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
     final = out_root / did
     if (final / MANIFEST).exists():
         return TokenDataset.open(final, reused=True)
+    clean_stale_tmp(out_root, max_age_s=STALE_TMP_S)
     tok = tokenizer_artifact.load()
     dtype = dtype_for_vocab(tok.vocab_size)
     splits: dict[str, Any] = {}
     with atomic_dir(final) as tmp:
         for split in split_names(corpus_version):
             writer = _ShardWriter(tmp, split, dtype, shard_tokens)
-            n_bytes = 0
-
-            def texts(split: str = split):
-                nonlocal n_bytes
-                for batch, nb in iter_text_batches(corpus_version, split):
-                    n_bytes += nb
-                    yield batch
-
-            n_docs = 0
-            for tokens, lengths in encode_parallel(tok, texts(), append_eot=True, backend=backend, workers=workers):
+            texts = SplitTexts(corpus_version, split)
+            for tokens, lengths in encode_parallel(tok, texts, append_eot=True, backend=backend, workers=workers):
                 writer.add(tokens, lengths)
-                n_docs += len(lengths)
             shards = writer.finish()
             n_tokens = sum(s["n_tokens"] for s in shards)
+            n_bytes, n_docs = texts.n_bytes, texts.n_docs
             splits[split] = {"n_tokens": n_tokens, "n_bytes": n_bytes, "n_docs": n_docs,
                              "tokens_per_byte": (n_tokens - n_docs) / n_bytes if n_bytes else 0.0,
                              "shards": shards}
@@ -151,12 +144,41 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
     return TokenDataset.open(final, reused=False)
 
 
+def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *, vocab_size: int,
+                              eot_id: int, pad_id: int, n_bytes: dict[str, int] | None = None,
+                              source: str = "arrays") -> "TokenDataset":
+    """A token dataset of already-encoded splits (one document each), in the same on-disk format as
+    ``tokenize`` writes and atomically: for benchmarks and callers that tokenize by other means.
+    ``n_bytes`` gives each split's UTF-8 size (the bits-per-byte denominator; default: one byte per
+    token, right for a byte or character-level vocabulary of ASCII text)."""
+    final = Path(path)
+    dtype = dtype_for_vocab(vocab_size)
+    entries: dict[str, Any] = {}
+    with atomic_dir(final) as tmp:
+        for split, tokens in splits.items():
+            tokens = np.asarray(tokens)
+            if tokens.size and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab_size):
+                raise DataError(f"split {split!r}: token ids must lie in [0, {vocab_size})")
+            writer = _ShardWriter(tmp, split, dtype, max(len(tokens), 1))
+            writer.add(tokens, np.array([len(tokens)], dtype=np.int64))
+            shards = writer.finish()
+            nb = int((n_bytes or {}).get(split, len(tokens)))
+            entries[split] = {"n_tokens": int(len(tokens)), "n_bytes": nb, "n_docs": 1,
+                              "tokens_per_byte": len(tokens) / nb if nb else 0.0, "shards": shards}
+        manifest = {"format": FORMAT, "id": final.name, "tokenizer_id": source, "corpus_id": source,
+                    "tokenizer_kind": source, "dtype": dtype.name, "vocab_size": int(vocab_size),
+                    "eot_id": int(eot_id), "pad_id": int(pad_id), "shard_tokens": 0,
+                    "layout": "one document per split", "splits": entries}
+        atomic_write_json(tmp / MANIFEST, manifest)
+    return TokenDataset.open(final)
+
+
 @dataclass
 class TokenDataset:
     """A token dataset folder, read through memory maps (the training loader's view)."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: dict[str, Any] = field(repr=False)
     reused: bool = False
 
     def __post_init__(self) -> None:

@@ -8,7 +8,9 @@
   checks the ids on arbitrary Unicode. tiktoken releases
   the GIL, so threads encode in parallel.
 * ``ByteTableEncoder``: byte tokenizers (no merges): a 256-entry lookup table over the UTF-8 bytes.
-* ``HFEncoder``: anything else (the char kind, foreign tokenizer.json files).
+* ``CharTableEncoder``: the char kind (tiktoken cannot express a byte fallback): a code-point
+  table in numpy.
+* ``HFEncoder``: anything else (foreign tokenizer.json files).
 
 Special-token text: every encoder treats the strings ``<|endoftext|>`` / ``<|pad|>`` inside text
 as ordinary text (HF ``encode_special_tokens=True``; tiktoken's ordinary encoding), so a corpus
@@ -66,6 +68,11 @@ class TiktokenEncoder:
     def encode(self, text: str) -> list[int]:
         return self.enc.encode_ordinary(text)
 
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        import os
+
+        return self.enc.encode_ordinary_batch(list(texts), num_threads=max(1, os.cpu_count() or 1))
+
     def encode_numpy(self, text: str) -> np.ndarray:
         # allowed_special empty: special strings are ordinary text, same ids as encode_ordinary.
         return self.enc.encode_to_numpy(text, allowed_special=set(), disallowed_special=())
@@ -82,6 +89,79 @@ class ByteTableEncoder:
 
     def encode_numpy(self, text: str) -> np.ndarray:
         return self.table[np.frombuffer(text.encode("utf-8"), dtype=np.uint8)]
+
+
+UNKNOWN = np.uint32(0xFFFFFFFF)
+
+
+class CharTableEncoder:
+    """Char kind: one id per known character, UTF-8 byte tokens for the rest, all in numpy.
+
+    Gives exactly what HF's BPE does with no merges and ``byte_fallback`` (checked by the tests):
+    a table lookup over the text's code points, and the unknown characters' UTF-8 bytes computed
+    arithmetically, so even a text of unseen characters costs no Python loop.
+    """
+
+    name = "char-table"
+
+    def __init__(self, char_ids: dict[str, int], byte_ids: np.ndarray) -> None:
+        top = max((ord(c) for c in char_ids), default=0)
+        self.table = np.full(top + 1, UNKNOWN, dtype=np.uint32)
+        for c, i in char_ids.items():
+            self.table[ord(c)] = i
+        self.byte_ids = byte_ids  # uint32[256]: id of <0xNN>
+
+    def encode(self, text: str) -> list[int]:
+        return self.encode_numpy(text).tolist()
+
+    def encode_numpy(self, text: str) -> np.ndarray:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        inside = cps < len(self.table)
+        ids = np.full(len(cps), UNKNOWN, dtype=np.uint32)
+        ids[inside] = self.table[cps[inside]]
+        unknown = ids == UNKNOWN
+        if not unknown.any():
+            return ids
+        u = cps[unknown]
+        n = np.where(u < 0x80, 1, np.where(u < 0x800, 2, np.where(u < 0x10000, 3, 4)))
+        lengths = np.ones(len(cps), dtype=np.int64)
+        lengths[unknown] = n
+        starts = np.cumsum(lengths) - lengths
+        out = np.empty(int(lengths.sum()), dtype=np.uint32)
+        out[starts[~unknown]] = ids[~unknown]
+        s = starts[unknown]
+        lead = np.where(n == 1, u, np.where(n == 2, 0xC0 | (u >> 6), np.where(n == 3, 0xE0 | (u >> 12), 0xF0 | (u >> 18))))
+        out[s] = self.byte_ids[lead]
+        for k in (1, 2, 3):  # continuation bytes, most significant first
+            m = n > k
+            shift = (6 * (n[m] - 1 - k)).astype(np.uint32)
+            out[s[m] + k] = self.byte_ids[0x80 | ((u[m] >> shift) & 0x3F)]
+        return out
+
+
+def _char_tables(spec: dict) -> tuple[dict[str, int], np.ndarray] | None:
+    """(char -> id, byte -> id) if ``spec`` is the char kind's shape: single characters, byte fallback."""
+    model = spec.get("model") or {}
+    if model.get("type") != "BPE" or not model.get("byte_fallback") or model.get("merges") \
+            or model.get("ignore_merges") or model.get("dropout") or model.get("unk_token") is not None:
+        return None
+    if spec.get("normalizer") is not None or spec.get("pre_tokenizer") is not None:
+        return None
+    added = {t["content"] for t in spec.get("added_tokens", [])}
+    byte_ids = np.full(256, UNKNOWN, dtype=np.uint32)
+    chars: dict[str, int] = {}
+    for tok, i in (model.get("vocab") or {}).items():
+        if tok in added:
+            continue
+        if len(tok) == 6 and tok.startswith("<0x") and tok.endswith(">"):
+            byte_ids[int(tok[3:5], 16)] = i
+        elif len(tok) == 1:
+            chars[tok] = i
+        else:
+            return None
+    if (byte_ids == UNKNOWN).any():
+        return None
+    return chars, byte_ids
 
 
 def _plain_byte_level_bpe(spec: dict) -> bool:
@@ -103,6 +183,9 @@ def _plain_byte_level_bpe(spec: dict) -> bool:
 def select_encoder(hf: Any) -> Encoder:
     """The fastest encoder that gives ``hf``'s ids for this tokenizer.json."""
     spec = json.loads(hf.to_str())
+    char = _char_tables(spec)
+    if char is not None:
+        return CharTableEncoder(*char)
     if not _plain_byte_level_bpe(spec):
         return HFEncoder(hf)
     model = spec["model"]

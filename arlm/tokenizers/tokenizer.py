@@ -52,9 +52,8 @@ class Tokenizer:
         return self.encoder.encode(text)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        if isinstance(self.encoder, HFEncoder):
-            return self.encoder.encode_batch(texts)
-        return [self.encoder.encode(t) for t in texts]
+        batch = getattr(self.encoder, "encode_batch", None)  # HF and tiktoken encode a batch on threads
+        return batch(texts) if batch is not None else [self.encoder.encode(t) for t in texts]
 
     def encode_numpy(self, text: str) -> np.ndarray:
         return self.encoder.encode_numpy(text)

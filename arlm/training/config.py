@@ -39,9 +39,13 @@ class TrainConfig:
     ``early_stop_min_delta``) stop the run (None: never).
     checkpoint_interval: write ``checkpoints/latest`` every so many steps (and at the end);
     ``checkpoints/best`` is written whenever validation improves.
+    eval_full: evaluate on the WHOLE validation split instead (every token scored exactly once,
+    non-overlapping windows dealt out to the ranks; exact, and cheap on a GPU for small splits).
     device: "auto" (cuda when available), "cpu", "cuda". dtype: "auto" (bfloat16 autocast on
     CUDA, float32 elsewhere), "float32", "bfloat16" (autocast; works on CPU too).
-    compile: "auto" (torch.compile on CUDA only), True, False.
+    compile: "auto" (torch.compile on CUDA only), True, False; ``compile_backend`` is passed to
+    torch.compile ("inductor"; "aot_eager" traces without generating code, for machines without
+    a compiler and for tests).
     log_interval: steps between train-loss readings (the only host-device syncs of the loop).
     """
 
@@ -61,6 +65,7 @@ class TrainConfig:
     max_seconds: float | None = None
     eval_interval: int = 250
     eval_batches: int = 20
+    eval_full: bool = False
     early_stop_patience: int | None = None
     early_stop_min_delta: float = 0.0
     checkpoint_interval: int = 500
@@ -68,6 +73,7 @@ class TrainConfig:
     device: str = "auto"
     dtype: str = "auto"
     compile: bool | str = "auto"
+    compile_backend: str = "inductor"
     log_interval: int = 10
 
     def __hash__(self) -> int:  # model_overrides is a dict: hash the canonical form
@@ -171,6 +177,8 @@ class TrainConfig:
             raise ConfigError(f"train config: dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.compile not in ("auto", True, False):
             raise ConfigError(f"train config: compile must be 'auto', true or false, got {self.compile!r}")
+        if not isinstance(self.compile_backend, str) or not self.compile_backend:
+            raise ConfigError(f"train config: compile_backend must be a torch.compile backend name, got {self.compile_backend!r}")
         if not isinstance(self.seed, int):
             raise ConfigError(f"train config: seed must be an integer, got {self.seed!r}")
         if self.batch_size % (world_size * self.grad_accum):

@@ -34,7 +34,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -47,8 +47,10 @@ from arlm.training import checkpoint as ckpt
 from arlm.training.config import (TrainConfig, as_path, resolve_compile, resolve_device,
                                   resolve_dtype)
 from arlm.training.optim import build_optimizer, set_lr
-from arlm.training.sampler import EVAL_STREAM, TRAIN_STREAM, RankBatches, WindowSampler, open_token_data
+from arlm.training.sampler import (EVAL_STREAM, TRAIN_STREAM, RankBatches, WindowSampler, open_token_data,
+                                   to_device)
 from arlm.training.schedule import lr_at
+from arlm.versioning import clean_stale_tmp
 
 if TYPE_CHECKING:
     from arlm.tokenizers import TokenDataset
@@ -111,21 +113,37 @@ class Dist:
             t /= self.world_size
         return t
 
-    def broadcast_flag(self, flag: bool, device: torch.device) -> bool:
-        """Rank 0's decision, for every rank (time budgets must stop all ranks at one step)."""
+    def broadcast_value(self, value: float, device: torch.device) -> float:
+        """Rank 0's value, for every rank."""
         if not self.enabled:
-            return flag
+            return value
         import torch.distributed as dist
 
-        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        t = torch.tensor([value], dtype=torch.float64, device=device)
         dist.broadcast(t, src=0)
-        return bool(t.item())
+        return float(t.item())
 
     def barrier(self) -> None:
         if self.enabled:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+# Dense bf16 matrix-product peaks (TFLOP/s) from the vendors' data sheets, for the MFU metric;
+# ``ARLM_PEAK_TFLOPS`` overrides (e.g. with the figure benchmarks/gpu_train.py measures).
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0,
+                    "H100 NVL": 835.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10G": 70.0}
+
+
+def device_peak_tflops(device: torch.device) -> float | None:
+    """The device's bf16 peak in TFLOP/s, or None when unknown (CPUs: MFU is not reported)."""
+    if os.environ.get("ARLM_PEAK_TFLOPS"):
+        return float(os.environ["ARLM_PEAK_TFLOPS"])
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
 
 
 def step_seed(seed: int, rank: int, step: int) -> int:
@@ -155,6 +173,8 @@ def train(cfg: TrainConfig, token_dataset_path: str | os.PathLike, out_dir: str 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    if dist_info.is_main:  # half-written checkpoints of a killed predecessor
+        clean_stale_tmp(ckpt.checkpoints_dir(out_dir))
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = model_cls(model_cfg)
     resume_dir = _resume_dir(out_dir, resume)
@@ -185,6 +205,8 @@ class _Loop:
         self.autocast_dtype = resolve_dtype(cfg, device)
         self.optimizer = build_optimizer(self.raw, cfg.lr, cfg.weight_decay, cfg.betas, device)
         self.total_steps = cfg.total_steps(self.block_size)
+        self.peak_tflops = device_peak_tflops(device)
+        self.val_tokens_per_byte = data.manifest["splits"].get("val", {}).get("tokens_per_byte")
         self.tokens_per_step = cfg.tokens_per_step(self.block_size)
 
         # state that checkpoints carry
@@ -214,10 +236,11 @@ class _Loop:
             if self.dist.is_main:
                 log.info("resumed from %s at step %d (restart %d)", resume_dir, self.step, self.restarts)
         self.loss_sum = torch.tensor(pending_sum, dtype=torch.float32, device=device)
+        self.agreed_clock: float | None = None
 
         self.model: torch.nn.Module = self.raw
         if resolve_compile(cfg, device):
-            self.model = torch.compile(self.raw)
+            self.model = torch.compile(self.raw, backend=cfg.compile_backend)
         self.eval_model = self.model
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -240,11 +263,21 @@ class _Loop:
     def elapsed(self) -> float:
         return self.elapsed_before + (time.perf_counter() - self.t0)
 
+    def clock(self) -> float:
+        """Elapsed seconds that every rank agrees on: read on rank 0 and broadcast every
+        ``log_interval`` steps under DDP (a per-rank clock would give ranks different learning
+        rates and stop them at different steps), read every step when alone."""
+        if not self.dist.enabled:
+            return self.elapsed()
+        if self.step % self.cfg.log_interval == 0 or self.agreed_clock is None:
+            self.agreed_clock = self.dist.broadcast_value(self.elapsed(), self.device)
+        return self.agreed_clock
+
     def lr(self) -> float:
         c = self.cfg
         frac = None
         if self.total_steps is None and c.max_seconds:
-            frac = self.elapsed() / c.max_seconds
+            frac = self.clock() / c.max_seconds
         return lr_at(self.step, c.lr, c.min_lr, c.warmup_steps, self.total_steps, frac)
 
     def train_step(self) -> tuple[float, torch.Tensor]:
@@ -271,6 +304,8 @@ class _Loop:
 
     @torch.no_grad()
     def evaluate(self) -> float:
+        if self.cfg.eval_full:
+            return self.evaluate_full()
         self.eval_model.eval()
         total = torch.zeros((), dtype=torch.float32, device=self.device)
         for j in range(self.cfg.eval_batches):
@@ -280,6 +315,38 @@ class _Loop:
                 total += loss.float()
         self.eval_model.train()
         return float(self.dist.mean(total / self.cfg.eval_batches).item())
+
+    @torch.no_grad()
+    def evaluate_full(self) -> float:
+        """Mean loss over every token of the validation split, each scored once: the exact
+        windows of ``arlm.evaluation`` (full [B, T] batches, then one shorter tail per shard, run
+        on the uncompiled model so a compiled one is not recompiled for its shape), dealt
+        round-robin to the ranks; nats and counts stay on the device until one final sum."""
+        from arlm.evaluation.metrics import exact_windows
+
+        self.eval_model.eval()
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        k = 0
+        for shard in self.data.shards("val"):
+            for inputs, targets in exact_windows(np.asarray(shard, dtype=np.int64), self.block_size,
+                                                 self.cfg.batch_size):
+                k += 1
+                if (k - 1) % self.dist.world_size != self.dist.rank:
+                    continue
+                x, y = to_device(np.concatenate([inputs, targets[:, -1:]], axis=1), self.device)
+                model = self.eval_model if inputs.shape == (self.cfg.batch_size, self.block_size) else self.raw
+                with self.autocast():
+                    logits, _ = model(x)
+                nats = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
+                                                         reduction="sum")
+                sums += torch.stack([nats.double(), torch.tensor(float(y.numel()), dtype=torch.float64,
+                                                                   device=self.device)])
+        self.eval_model.train()
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            dist.all_reduce(sums, op=dist.ReduceOp.SUM)
+        return float((sums[0] / sums[1].clamp_min(1)).item())
 
     def state(self) -> dict[str, Any]:
         return {
@@ -309,10 +376,8 @@ class _Loop:
             return "max_steps"
         if c.max_tokens is not None and self.step * self.tokens_per_step >= c.max_tokens:
             return "max_tokens"
-        if c.max_seconds is not None:
-            check = not self.dist.enabled or self.step % c.log_interval == 0
-            if check and self.dist.broadcast_flag(self.elapsed() >= c.max_seconds, self.device):
-                return "max_seconds"
+        if c.max_seconds is not None and self.clock() >= c.max_seconds:
+            return "max_seconds"
         return ""
 
     # -- run ---------------------------------------------------------------------------------
@@ -326,10 +391,10 @@ class _Loop:
             reason = self.stop_reason()
             is_eval = self.step % cfg.eval_interval == 0 or bool(reason)
             is_ckpt = self.step % cfg.checkpoint_interval == 0 or bool(reason)
-            if self.step % cfg.log_interval == 0 or is_eval:
-                now = time.perf_counter()
-                metrics = self.log_metrics(lr, grad_norm, (self.step - last_log_step) * self.tokens_per_step / max(now - last_log_t, 1e-9))
-                last_log_t, last_log_step = now, self.step
+            logged = self.step % cfg.log_interval == 0 or is_eval
+            if logged:
+                rate = (self.step - last_log_step) * self.tokens_per_step / max(time.perf_counter() - last_log_t, 1e-9)
+                metrics = self.log_metrics(lr, grad_norm, rate)
                 if is_eval:
                     self.eval_into(metrics)
                     if (cfg.early_stop_patience is not None and self.bad_evals >= cfg.early_stop_patience
@@ -344,6 +409,8 @@ class _Loop:
                 self.stopped_by = reason
                 path = self.save(ckpt.LATEST)
                 self.reporter({"kind": "checkpoint", "step": self.step, "tokens": self.step * self.tokens_per_step}, path)
+            if logged:  # throughput counts training steps only, not evaluation or checkpoint writes
+                last_log_t, last_log_step = time.perf_counter(), self.step
         return self.finish(reason)
 
     def log_metrics(self, lr: float, grad_norm: torch.Tensor, tokens_per_s: float) -> dict[str, Any]:
@@ -356,6 +423,8 @@ class _Loop:
             "tflops": tokens_per_s * self.raw.flops_per_token() / 1e12,
             "elapsed_s": self.elapsed(),
         }
+        if self.peak_tflops:  # model FLOPs utilisation, on devices whose peak we know
+            metrics["mfu"] = metrics["tflops"] / self.peak_tflops
         self.loss_sum.zero_()
         self.pending_steps = 0
         if self.dist.is_main:
@@ -373,6 +442,8 @@ class _Loop:
         if is_best:
             self.best_val = val
         metrics.update(kind="eval", val_loss=val, best_val_loss=self.best_val, is_best=is_best)
+        if self.val_tokens_per_byte:  # nats/token x tokens/byte / ln 2: comparable across tokenizers
+            metrics["val_bits_per_byte"] = val * self.val_tokens_per_byte / math.log(2)
         if self.dist.is_main:
             log.info("step %d val_loss %.4f (best %.4f)", self.step, val, self.best_val)
 

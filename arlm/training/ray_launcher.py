@@ -146,7 +146,9 @@ def _worker_loop(config: dict[str, Any]) -> None:
         if logger is not None:
             logger.stop_system_metrics()
     if rank == 0:
-        atomic_write_json(out_dir / RESULT_FILE, config_to_dict(result) if not isinstance(result, dict) else result)
+        summary = config_to_dict(result) if not isinstance(result, dict) else dict(result)
+        summary["world_size"] = ctx.get_world_size()
+        atomic_write_json(out_dir / RESULT_FILE, summary)
 
 
 @dataclass

@@ -32,8 +32,8 @@ def test_ingest_runs_as_ray_tasks_and_matches_local(ray_local, home, tmp_path):
     assert sum(map(len, texts.values())) == 700
 
     # the same corpus read in-process gives the same version and the same documents, in order
-    other = ingest(IngestConfig(corpus=str(folder)), home.__class__(tmp_path / "home2"))
-    assert other.id == cv.id
+    other = ingest(IngestConfig(corpus=str(folder), executor="local"), home.__class__(tmp_path / "home2"))
+    assert other.id == cv.id and other.stats["backend"] != "ray"
     for s in SPLITS:
         assert [t for b in iter_texts(other, s) for t in b] == texts[s]
 

@@ -115,8 +115,7 @@ def test_http_jsonl_with_column_and_unpinned_change(home, http_root):
 
 
 def test_hf_dataset_saved_to_disk(home, tmp_path):
-    datasets = pytest.importorskip(
-        "datasets", reason="the 'datasets' package (extra 'hf') is not installed in this environment")
+    import datasets  # in the test extra: the hf: source's loading code is real and tested here
     d = datasets.DatasetDict({
         "train": datasets.Dataset.from_dict({"text": TEXTS[:30], "n": list(range(30))}),
         "test": datasets.Dataset.from_dict({"text": TEXTS[30:], "n": list(range(10))}),
@@ -125,3 +124,62 @@ def test_hf_dataset_saved_to_disk(home, tmp_path):
     cv = ingest(IngestConfig(corpus=f"hf:{tmp_path / 'saved'}:text"), home)
     assert sorted(all_texts(cv)) == sorted(TEXTS)
     assert ingest(IngestConfig(corpus=f"hf:{tmp_path / 'saved'}:text"), home).reused
+
+
+def test_large_jsonl_and_csv_are_cut_into_record_ranges(home, tmp_path, monkeypatch):
+    """Byte ranges start at record boundaries (CSV: not inside a quoted newline); line numbers hold."""
+    import arlm.data.sources as sources
+    from arlm.data.ranges import record_ranges
+
+    monkeypatch.setattr(sources, "UNIT_BYTES", 300)
+    j = tmp_path / "big.jsonl"
+    j.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    plan = sources.plan_source(IngestConfig(corpus=f"{j}:text"), tmp_path, ())
+    assert len(plan.units) > 5
+    cv = ingest(IngestConfig(corpus=f"{j}:text", workers=1), home)
+    assert sorted(all_texts(cv)) == sorted(TEXTS)
+    uris = {u: t for s in SPLITS for p in cv.files[s]
+            for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])}
+    assert uris["big.jsonl:40"] == TEXTS[39] and uris["big.jsonl:1"] == TEXTS[0]
+
+    c = tmp_path / "big.csv"
+    with open(c, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text"])
+        for i, t in enumerate(TEXTS):
+            w.writerow([i, f'he said "{i}"\n{t}'])  # quoted field with a newline and quotes
+    ranges = record_ranges(c, 300, quoted=True)
+    assert len(ranges) > 5
+    raw = c.read_bytes()
+    for start, _, line in ranges[1:]:
+        assert raw[start:].split(b",", 1)[0].isdigit()  # each range starts at a record
+        assert raw[:start].count(b"\n") + 1 == line
+    cv = ingest(IngestConfig(corpus=f"{c}:text", workers=1), home)
+    assert sorted(all_texts(cv)) == sorted(f'he said "{i}"\n{t}' for i, t in enumerate(TEXTS))
+    uris = {u: t for s in SPLITS for p in cv.files[s]
+            for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])}
+    assert uris["big.csv:2"].startswith('he said "0"') and uris["big.csv:5"].startswith('he said "1"')
+    assert cv.stats["cleaning"]["files_read"] == 1
+
+
+def test_named_corpora(home, small_text_dir, monkeypatch, tmp_path):
+    from arlm.data.sources import NAMED_CORPORA_DIR, resolve_named
+    from arlm.errors import ConfigError
+
+    (home.root / "corpora").mkdir(parents=True)
+    (home.root / "corpora" / "my-notes.json").write_text(json.dumps({"spec": str(small_text_dir)}))
+    cv = ingest(IngestConfig(corpus="my-notes"), home)
+    assert cv.spec == str(small_text_dir)
+    assert ingest(IngestConfig(corpus=str(small_text_dir)), home).reused  # same version as the path
+    # the shipped names resolve to specs, never to another name
+    shipped = sorted(NAMED_CORPORA_DIR.glob("*.json"))
+    assert shipped
+    for f in shipped:
+        spec = resolve_named(f.stem, (NAMED_CORPORA_DIR,))
+        assert spec != f.stem and resolve_named(spec, ()) == spec
+    (home.root / "corpora" / "broken.json").write_text("{}")
+    with pytest.raises(ConfigError, match="broken.json: a named corpus needs"):
+        ingest(IngestConfig(corpus="broken"), home)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-notes").write_text("a local file wins over the name\n")
+    assert all_texts(ingest(IngestConfig(corpus="my-notes"), home)) == ["a local file wins over the name\n"]

@@ -84,12 +84,19 @@ def test_batch_of_different_lengths_equals_one_by_one(model):
 
 
 def test_beam_width_one_equals_greedy(model):
-    greedy = generate(model, PROMPTS, GenerationConfig(max_new_tokens=10))
-    beam1 = generate(model, PROMPTS, GenerationConfig(max_new_tokens=10, num_beams=1))
-    beam1_explicit = [generate(model, [p], GenerationConfig(max_new_tokens=10, num_beams=2,
-                                                           length_penalty=0.0))[0] for p in PROMPTS]
+    """The beam-search code itself at width 1 (``generate`` would route num_beams=1 to greedy)."""
+    from arlm.generation.decode import _beam_search
+    from arlm.generation.stopping import StopChecker
+
+    cfg = GenerationConfig(max_new_tokens=10)
+    greedy = generate(model, PROMPTS, cfg)
+    with torch.inference_mode():
+        beam1 = [_beam_search(model, list(p), cfg, StopChecker(cfg, None)) for p in PROMPTS]
     assert beam1 == greedy
-    assert all(len(b) == 10 for b in beam1_explicit)
+    assert generate(model, PROMPTS, GenerationConfig(max_new_tokens=10, num_beams=1)) == greedy
+    wider = [generate(model, [p], GenerationConfig(max_new_tokens=10, num_beams=2, length_penalty=0.0))[0]
+             for p in PROMPTS]
+    assert all(len(b) == 10 for b in wider)
 
 
 def _sequence_logprob(model, prompt, continuation) -> float:

@@ -52,47 +52,45 @@ def test_two_workers_match_one_worker_same_global_batch(home, dataset, local_ray
 
 
 def test_worker_killed_mid_run_resumes_from_checkpoint(home, dataset, local_ray):
+    """Through the train stage, as the pipeline runs it: rank 0's process is killed by its pid
+    after the first checkpoint; Ray restarts the worker group, the loop restores the checkpoint,
+    the run completes, and the stage records one restart in the MLflow run."""
+    from arlm.stages import train_stage
     from arlm.training import TrainConfig
-    from arlm.training.tracking import RunLogger, start_run
+    from arlm.training.ray_launcher import RayOptions
 
     cfg = TrainConfig(model="gpt/tiny", batch_size=8, block_size=32, max_steps=120,
                       checkpoint_interval=10, eval_interval=40, log_interval=5)
-    out = home.runs / "killed"
+    before = set(home.runs.iterdir()) if home.runs.exists() else set()
     killed: dict = {}
 
     def killer():
-        # wait for the first checkpoint, then kill rank 0's process by its pid
+        # wait for the stage's run folder and its first checkpoint, then kill rank 0 by its pid
         deadline = time.time() + 240
         while time.time() < deadline:
-            workers = out / "workers.jsonl"
-            if (out / "checkpoints" / "latest").exists() and workers.exists():
-                first = json.loads(workers.read_text().splitlines()[0])
-                killed["pid"] = first["pid"]
-                os.kill(first["pid"], signal.SIGKILL)
-                return
+            for out in (set(home.runs.iterdir()) if home.runs.exists() else set()) - before:
+                workers = out / "workers.jsonl"
+                if (out / "checkpoints" / "latest").exists() and workers.exists():
+                    first = json.loads(workers.read_text().splitlines()[0])
+                    killed["pid"] = first["pid"]
+                    os.kill(first["pid"], signal.SIGKILL)
+                    return
             time.sleep(0.2)
 
-    uri = home.mlflow_tracking_uri
-    run_id = start_run(uri, run_name="killed")
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    from arlm.training.ray_launcher import RayOptions, train_with_ray
-
-    res = train_with_ray(cfg, home.tokens / dataset, out,
-                         options=RayOptions(num_workers=1, cpus_per_worker=1, max_failures=2),
-                         storage_path=home.ray_storage, run_name="killed", tracking_uri=uri,
-                         mlflow_run_id=run_id)
+    summary = train_stage(cfg, dataset, home, RayOptions(num_workers=1, cpus_per_worker=1, max_failures=2),
+                          run_name="killed")
     t.join(timeout=5)
     assert killed.get("pid"), "the worker was never killed (no checkpoint appeared?)"
-    assert res.restarts == 1
-    assert res.result["steps"] == 120
-    starts = res.workers
+    assert summary["restarts"] == 1 and summary["steps"] == 120
+    starts = [json.loads(x) for x in (Path(summary["out_dir"]) / "workers.jsonl").read_text().splitlines()]
     assert starts[-1]["pid"] != killed["pid"] and starts[-1]["restored"]
-    # the stage records restarts in MLflow; the launcher's number is what it logs
-    RunLogger(uri, run_id).log_metrics({"restarts": res.restarts})
     import mlflow
 
-    assert mlflow.MlflowClient(uri).get_run(run_id).data.metrics["restarts"] == 1
+    run = mlflow.MlflowClient(home.mlflow_tracking_uri).get_run(summary["mlflow_run_id"])
+    assert run.data.metrics["restarts"] == 1
+    assert run.data.tags["arlm.token_dataset_version"] == dataset
 
 
 def _ray(*args, env):

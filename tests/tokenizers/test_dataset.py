@@ -122,3 +122,51 @@ def test_open_errors_and_dtype_choice(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="manifest.json"):
         TokenDataset.open(tmp_path)
     assert dtype_for_vocab(65535) == np.uint16 and dtype_for_vocab(65536) == np.uint32
+
+
+def test_leftovers_of_killed_writers_are_cleaned(corpus, art, tmp_path: Path) -> None:
+    import os
+    import time
+
+    root = tmp_path / "tokens"
+    stale, fresh = root / "abc.tmp-11111111", root / "def.tmp-22222222"
+    for d in (stale, fresh):
+        d.mkdir(parents=True)
+        (d / "train-00000.bin").write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    tokenize(corpus, art, root)
+    assert not stale.exists() and fresh.exists()  # a concurrent writer's folder is left alone
+
+
+def test_training_loader_reads_the_shards(corpus, art, tmp_path: Path) -> None:
+    """The training sampler (arlm.training) draws its windows straight from these memory maps."""
+    sampler_mod = pytest.importorskip("arlm.training.sampler")
+    ds = tokenize(corpus, art, tmp_path, shard_tokens=2000)
+    data = sampler_mod.open_token_data(ds.path)
+    sampler = sampler_mod.WindowSampler(data.shards("train"), block_size=16, seed=0, stream=0)
+    shard, start = sampler.offsets(0, 8)
+    windows = sampler.windows(0, 8, slice(0, 8))
+    shards = ds.shards("train")
+    for row, s, o in zip(windows, shard, start):
+        assert np.array_equal(row, np.asarray(shards[s][o:o + 17], dtype=np.int64))
+    assert windows.max() < ds.vocab_size
+
+
+def test_token_dataset_from_arrays_round_trips_and_rejects_out_of_range_ids(tmp_path):
+    import numpy as np
+
+    from arlm.errors import DataError
+    from arlm.tokenizers import TokenDataset, token_dataset_from_arrays
+
+    train_ids, val_ids = np.arange(1000) % 70, np.arange(300) % 70
+    ds = token_dataset_from_arrays(tmp_path / "ds", {"train": train_ids, "val": val_ids}, vocab_size=70,
+                                   eot_id=0, pad_id=1, n_bytes={"val": 450})
+    again = TokenDataset.open(tmp_path / "ds")
+    again.verify()
+    assert again.dtype == np.uint16 and again.vocab_size == 70
+    assert np.array_equal(again.tokens("train"), train_ids) and np.array_equal(ds.tokens("val"), val_ids)
+    assert again.n_bytes("val") == 450 and again.n_bytes("train") == 1000
+    with pytest.raises(DataError, match="token ids"):
+        token_dataset_from_arrays(tmp_path / "bad", {"train": np.array([3, 70])}, vocab_size=70, eot_id=0, pad_id=1)
+    assert not (tmp_path / "bad").exists() and [p.name for p in tmp_path.iterdir()] == ["ds"]

@@ -34,7 +34,7 @@ def test_fast_encoder_chosen_per_kind(tokenizers_by_kind) -> None:
     assert tokenizers_by_kind["bpe"].encoder.name == "tiktoken"
     assert tokenizers_by_kind["bpe-gpt2"].encoder.name == "tiktoken"
     assert tokenizers_by_kind["bytes"].encoder.name == "bytes"
-    assert tokenizers_by_kind["char"].encoder.name == "hf"
+    assert tokenizers_by_kind["char"].encoder.name == "char-table"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -122,3 +122,24 @@ def test_tiktoken_matches_hf_on_real_code_with_many_merges(pattern: str, tmp_pat
     assert tok.encoder.name == "tiktoken" and tok.vocab_size > 2500
     hf = [e.ids for e in tok.hf.encode_batch(texts, add_special_tokens=False)]
     assert [tok.encode(t) for t in texts] == hf
+
+
+def test_foreign_tokenizer_json_falls_back_to_hf(tokenizers_by_kind, tmp_path: Path) -> None:
+    """A tokenizer.json the fast encoders cannot express (here: a normalizer) is encoded by HF itself."""
+    import json
+
+    spec = json.loads(tokenizers_by_kind["bpe"].to_json_str())
+    spec["normalizer"] = {"type": "Lowercase"}
+    p = tmp_path / "tokenizer.json"
+    p.write_text(json.dumps(spec), encoding="utf-8")
+    tok = load_tokenizer(p)
+    assert tok.encoder.name == "hf"
+    assert tok.encode("The MODEL") == tokenizers_by_kind["bpe"].encode("the model")
+    assert tok.encode_batch(["The", "MODEL"]) == [tok.encode("The"), tok.encode("MODEL")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_encode_batch_matches_encode(tokenizers_by_kind, kind: str) -> None:
+    tok = tokenizers_by_kind[kind]
+    texts = ["the model reads", "", "東京 🙂 <|endoftext|>", "    return x\n"]
+    assert tok.encode_batch(texts) == [tok.encode(t) for t in texts]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,26 +12,14 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from arlm.training import TrainConfig, train
+from training.ddp_worker import run_rank
 from training.token_fixture import make_dataset
+
+pytestmark = pytest.mark.slow  # ~40 s on the shared 2-core machine: two spawned processes import torch
 
 CFG = dict(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0),
            batch_size=8, block_size=16, lr=1e-2, warmup_steps=0, max_steps=6, log_interval=1,
            eval_interval=3, eval_batches=2, checkpoint_interval=3, seed=11)
-
-
-def _worker(rank: int, world: int, init_file: str, dataset: str, out: str, grad_accum: int) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        calls = []
-        result = train(TrainConfig(**CFG, grad_accum=grad_accum), dataset, out,
-                       reporter=lambda m, c: calls.append([m["kind"], m["step"] if "step" in m else None,
-                                                           c is not None]))
-        Path(out, f"rank{rank}.json").write_text(json.dumps({"result": result.to_dict(), "calls": calls}))
-    finally:
-        dist.destroy_process_group()
 
 
 def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path):
@@ -41,7 +28,7 @@ def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path):
 
     out = tmp_path / "two"
     out.mkdir()
-    mp.spawn(_worker, args=(2, str(tmp_path / "pg"), str(dataset), str(out), 1), nprocs=2, join=True)
+    mp.spawn(run_rank, args=(2, str(tmp_path / "pg"), str(dataset), str(out), CFG), nprocs=2, join=True)
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
     two = ranks[0]["result"]
 

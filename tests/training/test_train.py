@@ -126,10 +126,12 @@ def test_interrupted_checkpoint_swap_keeps_the_previous_one(dataset, tmp_path):
     train(config("gpt", max_steps=2, checkpoint_interval=2), dataset, out)
     latest = out / "checkpoints" / "latest"
     latest.rename(latest.with_name("latest.prev"))  # as if killed between the two renames
+    (latest.parent / "latest.tmp-dead").mkdir()  # and a half-written one of a killed writer
     assert find_checkpoint(out) == latest.with_name("latest.prev")
     result = train(config("gpt", max_steps=4, checkpoint_interval=2), dataset, out)
     assert result.restarts == 1 and result.steps == 4 and latest.is_dir()
     assert not latest.with_name("latest.prev").exists()
+    assert sorted(p.name for p in latest.parent.iterdir()) == ["best", "latest"]
 
 
 @pytest.mark.parametrize("changes,needle", [
@@ -219,3 +221,59 @@ def test_train_result_is_json_serialisable(dataset, tmp_path):
 def test_errors_are_arlm_errors_for_a_missing_dataset(tmp_path):
     with pytest.raises(ArlmError):
         train(config("gpt"), tmp_path / "nope", tmp_path / "run")
+
+
+@pytest.mark.slow  # ~35 s: dynamo + AOTAutograd tracing on the shared CPU
+def test_compiled_model_trains_like_eager(dataset, tmp_path):
+    """The torch.compile switch (on by default on CUDA) through dynamo and AOTAutograd, without
+    inductor's C++ code generation (minutes on this CPU): same losses as eager."""
+    kw = dict(max_steps=4, log_interval=1, eval_interval=2, warmup_steps=0)
+    eager = train(config("gpt", **kw), dataset, tmp_path / "eager")
+    compiled = train(config("gpt", compile=True, compile_backend="aot_eager", **kw), dataset, tmp_path / "c")
+    assert [h["train_loss"] for h in compiled.history] == pytest.approx([h["train_loss"] for h in eager.history], abs=1e-6)
+    assert compiled.final_val_loss == pytest.approx(eager.final_val_loss, abs=1e-6)
+    # checkpoints hold the plain model's names, not torch.compile's "_orig_mod." prefix
+    assert load_model(compiled.latest_checkpoint).kind == "gpt"
+
+
+def test_full_evaluation_scores_the_whole_validation_split_exactly(dataset, tmp_path):
+    """eval_full: the loop's validation loss is the exact mean over every val token, as
+    arlm.evaluation computes it from the saved model (the tail window included)."""
+    from arlm.evaluation import evaluate_tokens
+    from arlm.tokenizers import TokenDataset
+
+    result = train(config("gpt", max_steps=6, eval_full=True, batch_size=8), dataset, tmp_path / "run")
+    model = load_model(result.latest_checkpoint)
+    val = TokenDataset.open(dataset).tokens("val")
+    assert (len(val) - 1) % 16, "the fixture should leave a shorter tail window"
+    exact = evaluate_tokens(model, val, n_bytes=len(val), block_size=16, batch_size=8)
+    assert result.final_val_loss == pytest.approx(exact["loss"], rel=1e-5)
+    sampled = train(config("gpt", max_steps=6), dataset, tmp_path / "sampled").final_val_loss
+    assert sampled != pytest.approx(result.final_val_loss, rel=1e-7)  # a different estimate
+
+
+def test_eval_reports_bits_per_byte_and_train_reports_mfu_against_a_peak(tmp_path, monkeypatch):
+    import numpy as np
+
+    from arlm.tokenizers import token_dataset_from_arrays
+    from training.token_fixture import pattern_tokens
+
+    tokens = pattern_tokens(12000, VOCAB)
+    data = token_dataset_from_arrays(tmp_path / "ds", {"train": tokens[:10000], "val": tokens[10000:]},
+                                     vocab_size=VOCAB, eot_id=0, pad_id=1, n_bytes={"val": 4000}).path
+    monkeypatch.setenv("ARLM_PEAK_TFLOPS", "0.5")
+    calls = []
+    train(config("gpt", max_steps=10, log_interval=5, eval_interval=5), data, tmp_path / "run",
+          reporter=lambda m, c: calls.append(dict(m)))
+    evals = [m for m in calls if m["kind"] == "eval"]
+    assert len(evals) == 2
+    for m in evals:  # 2000 val tokens over 4000 bytes: 0.5 tokens per byte
+        assert m["val_bits_per_byte"] == pytest.approx(m["val_loss"] * 0.5 / math.log(2))
+    trains = [m for m in calls if m["kind"] in ("train", "eval")]
+    assert all(m["mfu"] == pytest.approx(m["tflops"] / 0.5) and m["mfu"] > 0 for m in trains)
+    monkeypatch.delenv("ARLM_PEAK_TFLOPS")
+    cpu_calls = []
+    train(config("gpt", max_steps=5, log_interval=5), data, tmp_path / "cpu",
+          reporter=lambda m, c: cpu_calls.append(dict(m)))
+    assert not any("mfu" in m for m in cpu_calls)  # no known peak for a CPU
+    assert np.isfinite([m["val_bits_per_byte"] for m in cpu_calls if m["kind"] == "eval"]).all()

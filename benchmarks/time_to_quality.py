@@ -1,0 +1,158 @@
+"""Time to quality: wall seconds from process start until the baby GPT's validation loss on the
+whole held-out tail of tiny-shakespeare first reaches a target, character level.
+
+    python benchmarks/time_to_quality.py --corpus ../shared/data/tinyshakespeare.txt
+    python benchmarks/time_to_quality.py --corpus ... --recipes arlm      # only the tuned recipe
+    python benchmarks/time_to_quality.py --corpus ... --quick             # CPU: tiny model, check the path
+
+The text's first 90% trains, its last 10% validates, as nanoGPT's ``shakespeare_char`` does
+(65 characters; loss in nats per character). Two recipes run in one process through arlm's one
+training loop, side by side:
+
+* ``nanogpt``: nanoGPT's published baby-GPT settings (6 layers, 6 heads, 384 wide, context 256,
+  batch 64, learned positions, dropout 0.2, lr 1e-3 -> 1e-4 cosine over 5000 steps, warm-up 100,
+  betas (0.9, 0.99), evaluation every 250 steps), the reference;
+* ``arlm``: the same model size with rotary positions, a higher peak learning rate on a shorter
+  cosine, evaluation every 100 steps, and early stopping once validation stops improving.
+
+Both are judged by the same exact evaluation (``eval_full``: every validation character scored
+once, non-overlapping windows), so "reached 1.47" means the same thing for both. A recipe's time is
+the process start-up (imports, reading and encoding the text: paid once, counted for each) plus
+its own wall time up to that evaluation, compilation included.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # benchmarks/tokenize.py shadows stdlib
+
+import time  # noqa: E402
+
+PROCESS_START = time.time()
+try:  # the true start of the process, before the interpreter's own start-up
+    import psutil  # noqa: E402
+
+    PROCESS_START = psutil.Process().create_time()
+except Exception:  # pragma: no cover - psutil is a dependency; keep the fallback honest
+    pass
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+RECIPES = {
+    "nanogpt": dict(
+        model="gpt/baby", model_overrides={"positions": "learned", "dropout": 0.2}, batch_size=64, block_size=256,
+        lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=5000, betas=(0.9, 0.99), weight_decay=0.1,
+        grad_clip=1.0, eval_interval=250, early_stop_patience=3),
+    "arlm": dict(
+        model="gpt/baby", model_overrides={"positions": "rope", "dropout": 0.2}, batch_size=64, block_size=256,
+        lr=2e-3, min_lr=2e-4, warmup_steps=100, max_steps=2500, betas=(0.9, 0.99), weight_decay=0.1,
+        grad_clip=1.0, eval_interval=100, early_stop_patience=4),
+}
+QUICK = dict(model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 64, "dropout": 0.0}, batch_size=16,
+             block_size=64, max_steps=150, warmup_steps=10, eval_interval=25)
+
+
+def encode_chars(text: str) -> tuple[np.ndarray, int]:
+    chars = sorted(set(text))
+    table = {c: i for i, c in enumerate(chars)}
+    return np.fromiter((table[c] for c in text), dtype=np.int64, count=len(text)), len(chars)
+
+
+def run_recipe(name: str, overrides: dict, data: Path, out: Path, target: float, args) -> dict:
+    from arlm.training import TrainConfig, train
+
+    settings = dict(RECIPES[name])
+    settings.update(overrides)
+    if args.max_steps:
+        settings["max_steps"] = args.max_steps
+    cfg = TrainConfig(**settings, eval_full=True, eval_batches=1, checkpoint_interval=10**9, log_interval=50,
+                      max_seconds=args.max_seconds, device=args.device, compile=args.compile, seed=args.seed)
+    evals: list[tuple[float, int, float]] = []
+    t0 = time.perf_counter()
+
+    def reporter(m, _c):
+        if m.get("kind") == "eval":
+            evals.append((time.perf_counter() - t0, m["step"], m["val_loss"]))
+
+    result = train(cfg, data, out, reporter=reporter, resume=False)
+    hit = next(((t, s, v) for t, s, v in evals if v <= target), None)
+    best = min(evals, key=lambda e: e[2])
+    return {"recipe": name, "steps": result.steps, "stopped_by": result.stopped_by, "evals": evals,
+            "hit": hit, "best": best, "train_s": result.elapsed_s,
+            "tok_s": result.tokens / max(result.elapsed_s, 1e-9)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default="../shared/data/tinyshakespeare.txt", help="a UTF-8 text file")
+    ap.add_argument("--recipes", default="arlm,nanogpt", help=f"comma-separated: {', '.join(RECIPES)}")
+    ap.add_argument("--target", type=float, default=None, help="validation loss to reach (default 1.47; quick 2.6)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="wall budget per recipe")
+    ap.add_argument("--max-steps", type=int, default=None, help="override each recipe's step budget")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--compile", default="auto", choices=["auto", "true", "false"])
+    ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--quick", action="store_true", help="tiny model, 150 steps: a CPU check of the path")
+    args = ap.parse_args(argv)
+    args.compile = {"auto": "auto", "true": True, "false": False}[args.compile]
+    target = args.target if args.target is not None else (2.6 if args.quick else 1.47)
+    path = Path(args.corpus)
+    if not path.is_file():
+        print(f"error: corpus file {path} does not exist", file=sys.stderr)
+        return 2
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown or not names:
+        print(f"error: unknown recipe(s) {unknown}; valid: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+
+    import torch
+
+    from arlm.tokenizers import token_dataset_from_arrays
+
+    text = path.read_text(encoding="utf-8")
+    ids, vocab = encode_chars(text)
+    cut = int(0.9 * len(ids))
+    results = []
+    with tempfile.TemporaryDirectory(prefix="arlm-ttq-") as tmp:
+        data = token_dataset_from_arrays(
+            Path(tmp) / "chars", {"train": ids[:cut], "val": ids[cut:]}, vocab_size=vocab, eot_id=0, pad_id=0,
+            n_bytes={"train": len(text[:cut].encode()), "val": len(text[cut:].encode())}, source="chars").path
+        startup = time.time() - PROCESS_START
+        for name in names:
+            results.append(run_recipe(name, QUICK if args.quick else {}, data, Path(tmp) / name, target, args))
+            r = results[-1]
+            print(f"[{name}] {r['steps']} steps ({r['stopped_by']}), best val {r['best'][2]:.4f} at step "
+                  f"{r['best'][1]}", file=sys.stderr)
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    dev_name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"\n{path.name}: {len(text):,} chars, vocab {vocab}; train {cut:,} / val {len(ids) - cut:,} chars; "
+          f"target val loss {target}; device {dev_name}; torch {torch.__version__}; start-up {startup:.1f} s\n")
+    print("| recipe | s to target (from process start) | step reached | best val loss | at step | steps run | "
+          "train tok/s | vs nanogpt recipe |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    ref = next((r for r in results if r["recipe"] == "nanogpt" and r["hit"]), None)
+    for r in results:
+        reach = f"{startup + r['hit'][0]:.1f}" if r["hit"] else "not reached"
+        step = str(r["hit"][1]) if r["hit"] else "-"
+        ratio = (f"{(startup + ref['hit'][0]) / (startup + r['hit'][0]):.2f}x faster"
+                 if ref and r["hit"] and r is not ref else "")
+        print(f"| {r['recipe']} | {reach} | {step} | {r['best'][2]:.4f} | {r['best'][1]} | {r['steps']} | "
+              f"{r['tok_s']:,.0f} | {ratio} |")
+    for r in results:
+        curve = ", ".join(f"{s}:{v:.3f}" for _, s, v in r["evals"])
+        print(f"\n{r['recipe']} validation curve (step:loss): {curve}")
+    return 0 if all(math.isfinite(r["best"][2]) for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Sampler, schedule and optimizer groups: the pieces exact resume and DDP equivalence rest on."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from arlm.models import build_model
+from arlm.training.optim import build_optimizer
+from arlm.training.sampler import RankBatches, WindowSampler
+from arlm.training.schedule import lr_at
+
+SHARDS = [np.arange(0, 100, dtype=np.uint16), np.arange(1000, 1050, dtype=np.uint16),
+          np.arange(2000, 2010, dtype=np.uint16)]  # the last is too short for block 16
+
+
+def batches(rank, world, accum=1, global_batch=8):
+    sampler = WindowSampler(SHARDS, 16, seed=5, stream=0)
+    return RankBatches(sampler, global_batch, rank, world, accum, torch.device("cpu"))
+
+
+def rows(rb, step):
+    return torch.cat([torch.cat((x, y[:, -1:]), 1) for x, y in rb.micro_batches(step)])
+
+
+def test_ranks_split_the_global_batch_without_overlap():
+    whole = rows(batches(0, 1), step=3)
+    parts = [rows(batches(r, 4), step=3) for r in range(4)]
+    assert torch.equal(torch.cat(parts), whole)  # disjoint row ranges that tile the batch
+    accum = rows(batches(0, 1, accum=4), step=3)
+    assert torch.equal(accum, whole)
+
+
+def test_batches_are_a_function_of_seed_and_step_only():
+    a, b = batches(0, 1), batches(0, 1)
+    assert torch.equal(rows(a, 7), rows(b, 7))
+    assert not torch.equal(rows(a, 7), rows(a, 8))
+    other_seed = RankBatches(WindowSampler(SHARDS, 16, seed=6, stream=0), 8, 0, 1, 1, torch.device("cpu"))
+    assert not torch.equal(rows(other_seed, 7), rows(a, 7))
+
+
+def test_windows_stay_inside_one_shard_and_targets_are_shifted():
+    rb = batches(0, 1, global_batch=64)
+    for step in range(20):
+        for x, y in rb.micro_batches(step):
+            assert torch.equal(x[:, 1:], y[:, :-1])
+            diffs = torch.diff(torch.cat((x, y[:, -1:]), 1), dim=1)
+            assert (diffs == 1).all()  # consecutive ids: never crossed a shard boundary
+            assert (x < 2000).all()  # the too-short shard is never used
+
+
+def test_warmup_then_cosine_to_min_lr():
+    lrs = [lr_at(s, 1.0, 0.1, 10, 110) for s in range(120)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0)
+    assert lrs[60] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
+    assert lrs[110] == pytest.approx(0.1) and lrs[119] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    # time budget alone: follows the fraction of time used
+    assert lr_at(50, 1.0, 0.0, 0, None, time_fraction=0.5) == pytest.approx(0.5)
+
+
+def test_no_weight_decay_on_norms_and_biases():
+    model = build_model("gpt", 64, 16, n_layer=1, n_head=2, n_embd=16, bias=True)
+    opt = build_optimizer(model, 1e-3, 0.1, (0.9, 0.95), torch.device("cpu"))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
+    assert any(p is model.wte.weight for p in decay["params"])
+    n = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    assert n == model.num_params()  # tied head counted once
