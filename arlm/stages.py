@@ -11,7 +11,6 @@ Prefect; ``flows/`` wraps these functions in tasks.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, Callable
 
 from arlm.errors import ConfigError
 from arlm.home import Home
-from arlm.versioning import content_hash
+from arlm.versioning import content_hash, git_commit
 
 Progress = Callable[[str], None]
 
@@ -33,15 +32,6 @@ def _catalog(home: Home):
     from arlm.catalog import Catalog
 
     return Catalog(home.catalog_path)
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="compare", flow_run_name=run_name_from("compare", "corpus"),
+@flow(name="compare", flow_run_name=run_name_from("compare", "dataset_id|corpus"),
       description="Train several model kinds on the same token dataset under the same budget; leaderboard.")
 def compare(params: CompareParams = CompareParams()) -> dict[str, Any]:
     for spec in params.models:  # unknown kinds and bad configs fail before any work

@@ -11,7 +11,7 @@ from flows.runs import run_name_from
 from flows.tasks import ingest_cached, tokenize_cached, tokenizer_cached
 
 
-@flow(name="tokenizer", flow_run_name=run_name_from("tokenizer", "corpus", "tokenizer_kind"),
+@flow(name="tokenizer", flow_run_name=run_name_from("tokenizer", "corpus_id|corpus", "tokenizer_kind"),
       description="Build a tokenizer on a corpus version and tokenize its splits into token shards.")
 def tokenizer(params: TokenizerParams = TokenizerParams()) -> dict[str, Any]:
     from arlm.tokenizers import TokenizerConfig

@@ -40,6 +40,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return get_home(root).ensure()
 
 
+@pytest.fixture(scope="module")
+def ray_tasks():
+    """This process connected to a small local Ray for one test module (Ray tasks, no Train);
+    shut down after the module unless someone else had started it."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests leave files worth keeping (screenshots, reports): ./test-artifacts."""

@@ -1,4 +1,5 @@
-"""Small pieces every neural kind shares: the padded vocabulary and the language-model loss."""
+"""Small pieces every neural kind shares: the padded vocabulary, the recurrent kinds' embedding and
+head, and the language-model loss."""
 
 from __future__ import annotations
 
@@ -17,6 +18,22 @@ def padded_vocab(vocab_size: int, multiple: int = VOCAB_MULTIPLE) -> int:
     if multiple <= 1:
         return vocab_size
     return ((vocab_size + multiple - 1) // multiple) * multiple
+
+
+def recurrent_head(wte, hidden: int, tie: bool):
+    """(output head, tied?) of the recurrent kinds over embedding ``wte``: uniform(-0.1, 0.1)
+    weights, a zero bias, and the head tied to the embedding when the sizes allow."""
+    from torch import nn
+
+    tied = tie and hidden == wte.embedding_dim
+    head = nn.Linear(hidden, wte.num_embeddings, bias=True)
+    nn.init.uniform_(wte.weight, -0.1, 0.1)
+    nn.init.zeros_(head.bias)
+    if tied:
+        head.weight = wte.weight
+    else:
+        nn.init.uniform_(head.weight, -0.1, 0.1)
+    return head, tied
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

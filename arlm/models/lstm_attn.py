@@ -17,7 +17,8 @@ from torch import nn
 
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
-from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab
+from arlm.models.common import (causal_attention, check_dropout, check_positive, lm_loss, padded_vocab,
+                                recurrent_head)
 from arlm.models.recurrent import run_rnn
 
 
@@ -63,14 +64,7 @@ class LSTMAttentionLM(LanguageModel):
                            dropout=cfg.dropout if cfg.n_layer > 1 else 0.0)
         self.qkv = nn.Linear(H, 3 * H, bias=False)
         self.proj = nn.Linear(H, H)
-        self.tied = cfg.tie_weights and H == cfg.n_embd
-        self.lm_head = nn.Linear(H, self.padded_vocab, bias=True)
-        nn.init.uniform_(self.wte.weight, -0.1, 0.1)
-        nn.init.zeros_(self.lm_head.bias)
-        if self.tied:
-            self.lm_head.weight = self.wte.weight
-        else:
-            nn.init.uniform_(self.lm_head.weight, -0.1, 0.1)
+        self.lm_head, self.tied = recurrent_head(self.wte, cfg.hidden_size, cfg.tie_weights)
 
     def flops_per_token(self) -> float:
         """6 x matrix parameters + the attention over a full training context (4*H*T: scores

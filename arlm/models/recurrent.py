@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from arlm.models.base import LanguageModel, ModelConfig
-from arlm.models.common import check_dropout, check_positive, lm_loss, padded_vocab
+from arlm.models.common import check_dropout, check_positive, lm_loss, padded_vocab, recurrent_head
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,7 @@ class RecurrentLM(LanguageModel):
         self.drop = nn.Dropout(cfg.dropout)
         self.rnn = self.rnn_class(cfg.n_embd, cfg.hidden_size, num_layers=cfg.n_layer, batch_first=True,
                                   dropout=cfg.dropout if cfg.n_layer > 1 else 0.0, **self.rnn_kwargs)
-        self.tied = cfg.tie_weights and cfg.hidden_size == cfg.n_embd
-        self.lm_head = nn.Linear(cfg.hidden_size, self.padded_vocab, bias=True)
-        nn.init.uniform_(self.wte.weight, -0.1, 0.1)
-        nn.init.zeros_(self.lm_head.bias)
-        if self.tied:
-            self.lm_head.weight = self.wte.weight
-        else:
-            nn.init.uniform_(self.lm_head.weight, -0.1, 0.1)
+        self.lm_head, self.tied = recurrent_head(self.wte, cfg.hidden_size, cfg.tie_weights)
 
     def flops_per_token(self) -> float:
         """6 x the parameters used as matrices: all but an untied input embedding (a lookup)."""

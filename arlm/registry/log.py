@@ -12,7 +12,6 @@ whole training stack).
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Mapping
 from arlm.errors import NotFoundError
 from arlm.registry.model_card import model_card
 from arlm.registry.tracking import EXPERIMENT, ensure_experiment, use_tracking
+from arlm.versioning import git_commit
 
 PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 MODEL_FILES = ("model.safetensors", "model_config.json")
@@ -47,16 +47,6 @@ def _installed(name: str) -> bool:
         return True
     except PackageNotFoundError:
         return False
-
-
-def git_commit() -> str:
-    """The commit of the arlm sources, or "unknown" outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def signature() -> Any:

@@ -75,7 +75,9 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
     else:
         # The dashboard process also serves Ray's state API, which Train's controller polls:
         # without it the driver logs a warning every second. Bound to loopback.
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
+        # address="local": always a new Ray of our own, never silently attach to whatever cluster
+        # another program left running on this machine (that is what --ray-address is for)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
                  dashboard_host="127.0.0.1", **kwargs)
 
 

@@ -10,18 +10,7 @@ from arlm.data.lake import SPLITS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
-def test_ingest_runs_as_ray_tasks_and_matches_local(ray_local, home, tmp_path):
+def test_ingest_runs_as_ray_tasks_and_matches_local(ray_tasks, home, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(700):  # 3 work units
@@ -38,7 +27,7 @@ def test_ingest_runs_as_ray_tasks_and_matches_local(ray_local, home, tmp_path):
         assert [t for b in iter_texts(other, s) for t in b] == texts[s]
 
 
-def test_bad_input_error_comes_back_from_a_ray_task(ray_local, home, tmp_path):
+def test_bad_input_error_comes_back_from_a_ray_task(ray_tasks, home, tmp_path):
     from arlm.errors import DataError
 
     f = tmp_path / "bad.jsonl"

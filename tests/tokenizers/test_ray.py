@@ -11,19 +11,8 @@ from arlm.tokenizers import TokenizerConfig, build_tokenizer, tokenize
 from arlm.tokenizers.parallel import encode_parallel, resolve_backend
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 @pytest.mark.slow
-def test_tokenize_uses_ray_tasks_when_connected(ray_session, corpus, tmp_path: Path) -> None:
+def test_tokenize_uses_ray_tasks_when_connected(ray_tasks, corpus, tmp_path: Path) -> None:
     art = build_tokenizer(TokenizerConfig(vocab_size=400), corpus, tmp_path / "tok")
     assert resolve_backend("auto") == "ray"
     tok = art.load()
