@@ -293,16 +293,23 @@ class Catalog:
         return {k: self.rows(f"{sql} LIMIT {int(limit)}") for k, sql in q.items()}
 
     def resolve_model(self, model_uri: str, resolver: AliasResolver | None = None) -> tuple[str, int]:
-        """(name, version) of a model URI; an alias is looked up in the catalog, then ``resolver``."""
+        """(name, version) of a model URI. An alias is asked of ``resolver`` first (MLflow's
+        registry is the source of truth: aliases move there, by the gate, promote and rollback),
+        then of the aliases recorded in the catalog."""
         name, version, alias = parse_model_uri(model_uri)
         if alias is not None:
+            unresolved: NotFoundError | None = None
+            if resolver is not None:
+                try:
+                    return name, int(resolver(name, alias))
+                except NotFoundError as exc:
+                    unresolved = exc
             found = self.rows("SELECT version FROM model_aliases WHERE name = ? AND alias = ?", [name, alias])
             if found:
                 return name, int(found[0]["version"])
-            if resolver is None:
-                raise NotFoundError(f"{model_uri}: alias {alias!r} not recorded in the catalog "
-                                    "(pass a resolver backed by MLflow, or use models:/NAME/VERSION)")
-            return name, int(resolver(name, alias))
+            raise unresolved or NotFoundError(
+                f"{model_uri}: alias {alias!r} not recorded in the catalog "
+                "(pass a resolver backed by MLflow, or use models:/NAME/VERSION)")
         return name, int(version)  # type: ignore[arg-type]
 
     def lineage(self, model_uri: str, resolver: AliasResolver | None = None,
@@ -310,7 +317,7 @@ class Catalog:
         """The chain model version -> run -> token dataset -> tokenizer -> corpus version -> sources.
 
         ``model_uri`` is ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``; an alias is resolved
-        from ``model_aliases`` (recorded by ``record_model``/``record_model_alias``), else by
+        as ``resolve_model`` does (``resolver`` first, then ``model_aliases`` of the catalog), with
         ``resolver(name, alias) -> version`` (e.g. MLflow's ``get_model_version_by_alias``).
         Links missing from the catalog are ``None``; ``missing`` lists them.
         """

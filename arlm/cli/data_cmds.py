@@ -108,32 +108,9 @@ def cmd_catalog_ls(args) -> int:
     return 0
 
 
-def mlflow_alias_resolver(home):
-    """Resolve ``NAME@ALIAS`` with MLflow's registry of this home (imported only when needed)."""
-
-    def resolve(name: str, alias: str) -> int:
-        from arlm.errors import NotFoundError
-
-        uri = home.mlflow_tracking_uri
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
-            # no registry was ever written here: do not create one (and skip importing MLflow)
-            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
-                                f"(no MLflow store at {uri})")
-        try:
-            import mlflow
-
-            client = mlflow.MlflowClient(tracking_uri=home.mlflow_tracking_uri,
-                                         registry_uri=home.mlflow_tracking_uri)
-            return int(client.get_model_version_by_alias(name, alias).version)
-        except Exception as exc:  # not installed, no such model/alias, store unreachable
-            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
-                                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-
-    return resolve
-
-
 def cmd_catalog_lineage(args) -> int:
     from arlm.catalog import Catalog, format_lineage
+    from arlm.registry import mlflow_alias_resolver
 
     home = _home(args)
     lin = Catalog(home.catalog_path).lineage(args.model_uri, resolver=mlflow_alias_resolver(home),

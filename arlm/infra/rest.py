@@ -57,10 +57,15 @@ class PrefectAPI:
     def flow_run(self, run_id: str) -> dict:
         return self._ok(self.http.get(f"/flow_runs/{run_id}"))
 
-    def flow_runs(self, deployment_id: str | None = None, limit: int = 50) -> list[dict]:
+    def flow_runs(self, deployment_id: str | None = None, limit: int = 50,
+                  states: list[str] | None = None) -> list[dict]:
+        """Newest first; ``states`` keeps only runs in those state types (a schedule keeps up to
+        100 future runs SCHEDULED, which would otherwise fill the page)."""
         body: dict[str, Any] = {"limit": limit, "sort": "EXPECTED_START_TIME_DESC"}
         if deployment_id:
             body["deployments"] = {"id": {"any_": [deployment_id]}}
+        if states:
+            body["flow_runs"] = {"state": {"type": {"any_": list(states)}}}
         return self._ok(self.http.post("/flow_runs/filter", json=body))
 
     def wait(self, run_id: str, timeout: float, poll: float = 2.0) -> dict:

@@ -17,6 +17,7 @@ _EXPORTS = {
     "load_generator": "arlm.registry.resolve",
     "resolve_model": "arlm.registry.resolve",
     "resolve_model_for_eval": "arlm.registry.resolve",
+    "mlflow_alias_resolver": "arlm.registry.resolve",
     "list_models": "arlm.registry.listing",
     "show_model": "arlm.registry.listing",
 }

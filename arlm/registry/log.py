@@ -49,14 +49,19 @@ def _installed(name: str) -> bool:
         return False
 
 
-def signature() -> Any:
+def signature(max_context: int | None = None) -> Any:
+    """Input ``prompt``, output text, and the generation params with their defaults; a model with
+    a context limit gets a ``max_new_tokens`` default that leaves room for a prompt."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     from arlm.registry.pyfunc_model import PARAM_DEFAULTS
 
+    defaults = dict(PARAM_DEFAULTS)
+    if max_context is not None:
+        defaults["max_new_tokens"] = max(1, min(defaults["max_new_tokens"], max_context // 2))
     types = {int: "long", float: "double", bool: "boolean"}
-    params = [ParamSpec(k, types[type(v)], v) for k, v in PARAM_DEFAULTS.items()]
+    params = [ParamSpec(k, types[type(v)], v) for k, v in defaults.items()]
     params.append(ParamSpec("stop", "string", [], (-1,)))
     return ModelSignature(inputs=Schema([ColSpec("string", "prompt")]), outputs=Schema([ColSpec("string")]),
                           params=ParamSchema(params))
@@ -94,7 +99,8 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
     model_dir, tokenizer_dir = Path(model_dir), Path(tokenizer_dir)
     client = use_tracking(tracking_uri)
     meta = read_model_metadata(model_dir)
-    num_params = load_model(model_dir).num_params()  # also proves the weights load
+    loaded = load_model(model_dir)  # also proves the weights load
+    num_params, max_context = loaded.num_params(), loaded.max_context
     metrics = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
     all_tags = {"arlm.model_kind": meta["kind"], "arlm.num_params": str(num_params),
                 "arlm.git_commit": git_commit(),
@@ -120,7 +126,7 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
                 python_model=str(PYFUNC_FILE),
                 artifacts={"model": str(staged_model), "tokenizer": str(staged_tok)},
                 code_paths=[str(code)],
-                signature=signature(),
+                signature=signature(max_context),
                 input_example=pd.DataFrame({"prompt": ["The "]}),
                 pip_requirements=pip_requirements(),
                 metadata={"arlm_kind": meta["kind"], "arlm_num_params": num_params, "description": card},

@@ -58,10 +58,26 @@ def prompts_from_input(model_input: Any) -> list[str]:
         values = [v["prompt"] if isinstance(v, dict) and "prompt" in v else v for v in model_input]
     else:
         raise ConfigError(f"model input must be a DataFrame, dict, list or string, got {type(model_input).__name__}")
+    values = _flatten(values)
     for i, v in enumerate(values):
         if not isinstance(v, str):
             raise ConfigError(f"prompt {i} must be a string, got {type(v).__name__}")
     return values
+
+
+def _flatten(values: list) -> list:
+    """MLflow turns ``{"prompt": ["a", "b"]}`` into a one-row frame whose cell is the list (or a
+    numpy array): each element of such a cell is a prompt of its own."""
+    out = []
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            out.extend(v)
+        elif hasattr(v, "tolist") and not isinstance(v, str):
+            item = v.tolist()
+            out.extend(item if isinstance(item, list) else [item])
+        else:
+            out.append(v)
+    return out
 
 
 def config_from_params(params: dict[str, Any] | None):
@@ -94,7 +110,6 @@ class ArlmTextModel(PythonModel):
 
         from arlm.generation.text import TextGenerator
 
-        torch.set_grad_enabled(False)
         self.generator = TextGenerator.from_dirs(context.artifacts["model"], context.artifacts["tokenizer"])
 
     def predict(self, context, model_input, params: dict[str, Any] | None = None) -> list[str]:

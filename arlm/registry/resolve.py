@@ -175,3 +175,27 @@ def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None =
                 for f in res.model_dir.iterdir():
                     shutil.copy2(f, out / f.name)
         return final, dataset_id, res.run_id
+
+
+def mlflow_alias_resolver(home):
+    """Resolve ``NAME@ALIAS`` with MLflow's registry of this home (imported only when needed)."""
+
+    def resolve(name: str, alias: str) -> int:
+        from arlm.errors import NotFoundError
+
+        uri = home.mlflow_tracking_uri
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+            # no registry was ever written here: do not create one (and skip importing MLflow)
+            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
+                                f"(no MLflow store at {uri})")
+        try:
+            import mlflow
+
+            client = mlflow.MlflowClient(tracking_uri=home.mlflow_tracking_uri,
+                                         registry_uri=home.mlflow_tracking_uri)
+            return int(client.get_model_version_by_alias(name, alias).version)
+        except Exception as exc:  # not installed, no such model/alias, store unreachable
+            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
+                                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+    return resolve

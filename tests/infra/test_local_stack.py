@@ -260,10 +260,12 @@ def test_every_minute_schedule_runs_untriggered(live):
         deadline = time.monotonic() + 180
         done = None
         while time.monotonic() < deadline and done is None:
-            runs = [r for r in live.prefect.flow_runs(dep["id"]) if r.get("auto_scheduled")]
-            done = next((r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")), None)
+            ended = live.prefect.flow_runs(dep["id"], states=["COMPLETED", "FAILED", "CRASHED"])
+            done = next((r for r in ended if r.get("auto_scheduled")), None)
             time.sleep(3)
-        assert done is not None, f"no scheduled run of ingest finished within 180 s: {runs}"
+        waiting = [(r["name"], r["state_name"], r["expected_start_time"])
+                   for r in live.prefect.flow_runs(dep["id"], limit=5)]
+        assert done is not None, f"no scheduled run of ingest finished within 180 s; latest runs: {waiting}"
         assert done["state_type"] == "COMPLETED", live.explain(done)
         assert done["created_by"] is None or done["created_by"].get("type") != "USER"
     finally:

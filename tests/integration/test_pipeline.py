@@ -58,6 +58,20 @@ def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_
     assert int(mv.version) == out["registration"]["version"]
     assert out["metrics"]["bits_per_byte"] < out["metrics"]["unigram_bits_per_byte"]
 
+    # the catalog traces the champion back to the source files it learned from
+    from arlm.registry import mlflow_alias_resolver
+
+    lineage = cat.lineage("models:/skeleton@champion", resolver=mlflow_alias_resolver(home))
+    assert lineage["missing"] == [] and lineage["corpus_version"]["id"] == out["corpus"]["corpus_id"]
+    assert lineage["n_source_files"] == len(list(corpus.glob("*.txt")))
+
+    # the evaluate flow on the registered model gives the pipeline's own test figures again
+    from flows.evaluate import evaluate
+    from flows.params import EvaluateParams
+
+    again = evaluate(EvaluateParams(model_uri="models:/skeleton@champion", home=str(home.root)))
+    assert again["bits_per_byte"] == pytest.approx(out["metrics"]["bits_per_byte"], rel=1e-6)
+
     # a fresh process that imports neither Prefect nor Ray loads models:/skeleton@champion
     code = textwrap.dedent(f"""
         import sys, json

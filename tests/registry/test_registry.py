@@ -119,6 +119,9 @@ def test_pyfunc_predict_matches_generator_and_rejects_bad_params(logged, mlflow_
     beams = pm.predict(df, params={"max_new_tokens": 6, "num_beams": 3})
     assert len(beams) == 2
     assert list(pm.predict([{"prompt": "the model"}], params={"max_new_tokens": 6})) == expected[:1]
+    # the README's form: a dict of a list of prompts, and a single prompt string
+    assert list(pm.predict({"prompt": ["the model", "text and"]}, params={"max_new_tokens": 6})) == expected
+    assert list(pm.predict({"prompt": "the model"}, params={"max_new_tokens": 6})) == expected[:1]
     with pytest.raises(MlflowException, match="top_p must be in"):
         pm.predict(df, params={"top_p": 2.0})
     with pytest.raises(MlflowException, match="prompt 0 is empty"):
