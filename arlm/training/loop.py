@@ -319,13 +319,15 @@ class _Loop:
     @torch.no_grad()
     def evaluate_full(self) -> float:
         """Mean loss over every token of the validation split, each scored once: the exact
-        windows of ``arlm.evaluation`` (full [B, T] batches, then one shorter tail per shard, run
-        on the uncompiled model so a compiled one is not recompiled for its shape), dealt
-        round-robin to the ranks; nats and counts stay on the device until one final sum."""
+        windows of ``arlm.evaluation`` (full [B, T] batches, then one shorter tail per shard),
+        dealt round-robin to the ranks; nats and counts stay on the device until one final sum.
+        Runs the uncompiled model: compiling an eval-mode graph and the tail's shape would cost
+        more than the few forward passes it speeds up."""
         from arlm.evaluation.metrics import exact_windows
 
-        self.eval_model.eval()
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        self.raw.eval()
+        nats = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
         k = 0
         for shard in self.data.shards("val"):
             for inputs, targets in exact_windows(np.asarray(shard, dtype=np.int64), self.block_size,
@@ -334,14 +336,13 @@ class _Loop:
                 if (k - 1) % self.dist.world_size != self.dist.rank:
                     continue
                 x, y = to_device(np.concatenate([inputs, targets[:, -1:]], axis=1), self.device)
-                model = self.eval_model if inputs.shape == (self.cfg.batch_size, self.block_size) else self.raw
                 with self.autocast():
-                    logits, _ = model(x)
-                nats = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
-                                                         reduction="sum")
-                sums += torch.stack([nats.double(), torch.tensor(float(y.numel()), dtype=torch.float64,
-                                                                   device=self.device)])
-        self.eval_model.train()
+                    logits, _ = self.raw(x)
+                nats += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
+                                                          reduction="sum").double()
+                count += y.numel()
+        self.raw.train()
+        sums = torch.stack([nats, torch.tensor(float(count), dtype=torch.float64, device=self.device)])
         if self.dist.enabled:
             import torch.distributed as dist
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import need_service
 import yaml
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -78,8 +79,8 @@ def _compose_cli() -> list[str] | None:
 
 def test_docker_compose_config_accepts_the_file(tmp_path):
     cli = _compose_cli()
-    if cli is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)")
+    need_service(cli is not None,
+                 "neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)")
     env_file = tmp_path / "compose.env"
     env_file.write_text((INFRA / "compose" / ".env.example").read_text())
     ok = subprocess.run([*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],

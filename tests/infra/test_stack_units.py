@@ -131,6 +131,36 @@ def test_mlflow_server_alone_comes_up_and_goes_down(tmp_path):
     assert not tree and not procs.tcp_ok("127.0.0.1", cfg.mlflow_port)
 
 
+def test_prefect_server_with_basic_auth_refuses_anonymous_calls_and_logs_no_secret(tmp_path, monkeypatch):
+    """Prefect alone, SQLite store, on loopback, with the basic-auth string that exposed mode sets:
+    an anonymous API call gets 401, the right credentials 200, and the secret is in no log nor in
+    the stack's state file."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    secret = "arlm:test-" + os.urandom(8).hex()
+    monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", secret)
+    stack = Stack(get_home(tmp_path / "h"))
+    cfg = StackConfig(services=["prefect"], prefect_port=procs.free_port(), timeout_s=120)
+    try:
+        stack.up(cfg, log=lambda m: None)  # health-checked with the credentials
+        url = f"{cfg.prefect_api_url}/flows/filter"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10)
+        assert refused.value.code == 401
+        token = base64.b64encode(secret.encode()).decode()
+        ok = urllib.request.Request(url, data=b"{}", method="POST",
+                                    headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(ok, timeout=10) as resp:
+            assert resp.status == 200
+        assert (stack.home.root / "prefect" / "prefect.db").is_file()  # the embedded SQLite store
+    finally:
+        assert stack.down(log=lambda m: None) == []
+    written = [p for p in stack.home.root.rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".txt")]
+    assert written and not [p for p in written if secret in p.read_text(errors="replace")]
+
+
 def test_prefect_yaml_has_the_pipeline_on_a_schedule_and_every_stage():
     root = project_root()
     assert root == REPO

@@ -22,13 +22,15 @@ CFG = dict(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dro
            eval_interval=3, eval_batches=2, checkpoint_interval=3, seed=11)
 
 
-def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path):
+@pytest.mark.parametrize("eval_full", [False, True], ids=["sampled-eval", "full-split-eval"])
+def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path, eval_full):
+    cfg = {**CFG, "eval_full": eval_full}  # full: each rank scores its share of the windows
     dataset = make_dataset(tmp_path / "ds", vocab_size=40, n_train=6000, n_val=2000)
-    one = train(TrainConfig(**CFG), dataset, tmp_path / "one")
+    one = train(TrainConfig(**cfg), dataset, tmp_path / "one")
 
     out = tmp_path / "two"
     out.mkdir()
-    mp.spawn(run_rank, args=(2, str(tmp_path / "pg"), str(dataset), str(out), CFG), nprocs=2, join=True)
+    mp.spawn(run_rank, args=(2, str(tmp_path / "pg"), str(dataset), str(out), cfg), nprocs=2, join=True)
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
     two = ranks[0]["result"]
 
