@@ -258,7 +258,8 @@ def make_train_config(model: str, *, max_seconds: float | None = None, max_steps
 
 def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: str,
                       max_new_tokens: int = 40, seed: int = 0) -> str:
-    """A short greedy continuation, for the end-of-pipeline report."""
+    """A short sampled continuation for the end-of-pipeline report (temperature 0.8, top-k 40,
+    seeded: the same model gives the same sample; greedy decoding of a small model loops)."""
     from arlm.generation import GenerationConfig, generate
     from arlm.models import load_model
     from arlm.tokenizers import load_tokenizer
@@ -268,5 +269,5 @@ def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: 
     ids = tok.encode(prompt)
     limit = model.max_context
     n = max_new_tokens if limit is None else max(1, min(max_new_tokens, limit - len(ids)))
-    out = generate(model, [ids], GenerationConfig(max_new_tokens=n, temperature=0.0, seed=seed))
+    out = generate(model, [ids], GenerationConfig(max_new_tokens=n, temperature=0.8, top_k=40, seed=seed))
     return tok.decode(out[0])

@@ -11,11 +11,16 @@ gzip / bzip2 / xz of the very same test bytes.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-import tempfile
-import time
-from pathlib import Path
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # benchmarks/tokenize.py shadows stdlib
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 KINDS = ["ngram/4gram", "rnn", "lstm", "gru", "lstm-attn", "gpt"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping
@@ -120,7 +121,9 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
                                    run_name=f"log-{name}")
         else:
             run = mlflow.start_run(run_id=run_id)
-        with run:
+        with run, warnings.catch_warnings():
+            # MLflow asks for type hints on predict to infer a signature: ours is given explicitly
+            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(PYFUNC_FILE),
