@@ -137,7 +137,7 @@ def autocast_ctx(device: torch.device, args):
 
 def hf_gpt2(overrides: dict, batch: int, block: int, vocab: int, args) -> dict | None:
     try:
-        from transformers import GPT2Config, GPT2LMHeadModel
+        from transformers import AutoModelForCausalLM, GPT2Config
     except ImportError:
         return None
     from arlm.models.registry import resolve_config
@@ -148,8 +148,7 @@ def hf_gpt2(overrides: dict, batch: int, block: int, vocab: int, args) -> dict |
     conf = GPT2Config(vocab_size=vocab, n_positions=block, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
                       resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
                       bos_token_id=0, eos_token_id=0)
-    conf._attn_implementation = "sdpa"
-    model = GPT2LMHeadModel(conf).to(device).train()
+    model = AutoModelForCausalLM.from_config(conf, attn_implementation="sdpa").to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
     gen = torch.Generator(device="cpu").manual_seed(0)
     x = torch.randint(0, vocab, (batch, block), generator=gen).to(device)

@@ -4,6 +4,7 @@ its cleaning options, tokenizer on a corpus version, compare (leaderboard artifa
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -46,15 +47,26 @@ def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_r
     ds_id = tok["dataset"]["dataset_id"]
     assert 300 < tok["tokenizer"]["vocab_size"] <= 400  # the BPE stops early when it runs out of merges
 
-    out = compare(CompareParams(models=["ngram/bigram", "gpt/tiny"], dataset_id=ds_id, max_steps=15,
+    # every kind of the family, each trained by Ray Train and tracked in MLflow, on the same tokens
+    kinds = ["ngram/bigram", "rnn", "lstm", "gru", "lstm-attn", "gpt"]
+    out = compare(CompareParams(models=kinds, dataset_id=ds_id, max_steps=40, learning_rate=1e-2,
                                 max_seconds=120, batch_size=8, block_size=32, home=str(home.root)))
     board = out["leaderboard"]
-    assert [r["model"] for r in board] and {r["model"] for r in board} == {"ngram/bigram", "gpt/tiny"}
+    assert sorted(r["model"] for r in board) == sorted(kinds)
     bpb = [r["bits_per_byte"] for r in board]
     assert bpb == sorted(bpb) and all(0 < b < 16 for b in bpb)
-    md = _artifact("leaderboard").data
-    assert "ngram/bigram" in md and "gpt/tiny" in md and "bzip2" in md
+    vocab = tok["tokenizer"]["vocab_size"]
     client = mlflow.MlflowClient(home.mlflow_tracking_uri)
+    for r in board:  # each learned: far below the ln(V) nats of an untrained model on held-out text
+        assert r["loss"] < math.log(vocab) - 1.5, (r["model"], r["loss"], math.log(vocab))
+        run = client.get_run(r["mlflow_run_id"])
+        assert run.data.params and run.data.tags["arlm.token_dataset_version"] == ds_id
+        assert run.data.tags["arlm.model"] == r["model"]
+        if not r["model"].startswith("ngram"):
+            assert "train_loss" in run.data.metrics and "val_bits_per_byte" in run.data.metrics
+            assert "loss_curve.png" in [a.path for a in client.list_artifacts(r["mlflow_run_id"])]
+    md = _artifact("leaderboard").data
+    assert all(k in md for k in kinds) and "bzip2" in md
     runs = client.search_runs([r.experiment_id for r in client.search_experiments()],
                               filter_string="tags.`arlm.kind` = 'leaderboard'")
     assert len(runs) == 1
