@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 
 from flows.params import EvaluateParams
 from flows.runs import run_name_from
-from flows.tasks import evaluate_task, home_of
+from flows.tasks import home_of, transient_only
+
+
+@task(name="evaluate-model", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
+def evaluate_model_task(params: EvaluateParams) -> dict[str, Any]:
+    from arlm.registry.evaluate import evaluate_model
+
+    return evaluate_model(params.model_uri, home_of(params.home), split=params.split, samples=params.samples)
 
 
 @flow(name="evaluate", flow_run_name=run_name_from("evaluate", "model_uri"),
-      description="Evaluate a registered model on a split of its token dataset.")
+      description="Evaluate a registered model on a split of its token dataset: metrics beside "
+                  "gzip/bzip2/xz, sample continuations; report logged to MLflow and the catalog.")
 def evaluate(params: EvaluateParams) -> dict[str, Any]:
-    from arlm.registry import resolve_model_for_eval
+    from arlm.evaluation.report import format_report
 
-    from prefect.artifacts import create_markdown_artifact
-
-    from arlm.stages import format_evaluation
-
-    home = home_of(params.home)
-    model_dir, dataset_id, run_id = resolve_model_for_eval(params.model_uri, home)
-    metrics = evaluate_task(str(model_dir), dataset_id, params.home, split=params.split, mlflow_run_id=run_id)
-    create_markdown_artifact(
-        f"# {params.model_uri}\n\n- token dataset `{dataset_id}`, split `{params.split}`; MLflow run `{run_id}`\n"
-        f"- {format_evaluation(metrics, params.split)}", key="evaluation",
-        description=f"{params.model_uri} on {params.split}")
-    return metrics
+    report = evaluate_model_task(params)
+    create_markdown_artifact(f"```\n{format_report(report['metrics'], report['title'], report['samples'])}\n```",
+                             key="evaluation", description=report["title"])
+    return report

@@ -94,6 +94,7 @@ class CompareParams(TrainFlowParams):
 class EvaluateParams(_Params):
     model_uri: str = Field(..., description="models:/NAME@alias, models:/NAME/VERSION or runs:/ID/model.")
     split: str = Field("test", description="Split of the model's token dataset.")
+    samples: int = Field(3, ge=0, le=20, description="Sample continuations of prompts from the split.")
 
 
 class RegisterParams(_Params):

@@ -99,82 +99,15 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 # -- evaluate ------------------------------------------------------------------------------------
-def _split_prompts(home: Any, dataset_id: str, split: str, gen: Any, n: int) -> list[str]:
-    """``n`` prompts decoded from evenly spaced places of the split's tokens."""
-    from arlm.tokenizers import TokenDataset
-
-    tokens = TokenDataset.open(home.tokens / dataset_id).tokens(split)
-    if len(tokens) < 16 or n <= 0:
-        return []
-    starts = [int(i) for i in range(0, len(tokens) - 16, max(1, (len(tokens) - 16) // n))][:n]
-    prompts = [gen.decode([int(t) for t in tokens[s:s + 12] if int(t) != gen.eot_id]) for s in starts]
-    return [p for p in prompts if p.strip()]
-
-
-def _log_report(gen: Any, report: dict[str, Any], label: str) -> str | None:
-    """JSON + HTML report and metrics into the model's MLflow run (best effort: the run may be gone)."""
-    import tempfile
-
-    run_id = getattr(getattr(gen, "resolved", None), "run_id", None)
-    if not run_id:
-        return None
-    from arlm.evaluation.report import report_html
-    from arlm.registry.tracking import use_tracking
-
-    client = use_tracking()
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
-        (Path(tmp) / "evaluation.html").write_text(report_html(report))
-        client.log_artifacts(run_id, tmp, artifact_path=f"evaluations/{label}")
-    for k, v in report["metrics"].items():
-        if isinstance(v, (int, float)):
-            client.log_metric(run_id, f"eval_{label}_{k}", float(v))
-    return run_id
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     from arlm.evaluation.report import format_report
-    from arlm.evaluation.text import evaluate_text, read_text_file, sample_continuations, sample_prompts
     from arlm.home import get_home
-    from arlm.registry import load_generator
+    from arlm.registry.evaluate import evaluate_model
 
-    home = get_home(args.home)
-    if args.text_file is not None:
-        text = read_text_file(args.text_file)  # bad file fails before the model loads
-        gen = load_generator(args.model)
-        metrics = evaluate_text(gen, text, batch_size=args.batch_size)
-        prompts = sample_prompts(text, args.samples)
-        label, title = args.text_file.name, f"{args.model} on {args.text_file}"
-        from arlm.versioning import sha256_file
-
-        dataset_id = f"file:{sha256_file(args.text_file)[:16]}"
-    else:
-        from arlm.registry import resolve_model_for_eval
-        from arlm.stages import evaluate_stage
-
-        split = args.split or "test"
-        model_dir, dataset_id, run_id = resolve_model_for_eval(args.model, home)
-        metrics = evaluate_stage(str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id,
-                                 progress=lambda msg: None)
-        gen = load_generator(args.model)
-        prompts = _split_prompts(home, dataset_id, split, gen, args.samples)
-        label, title = split, f"{args.model} on {dataset_id}:{split}"
-    samples = sample_continuations(gen, prompts[:args.samples]) if args.samples > 0 else []
-    report = {"title": title, "model": args.model, "source": label, "metrics": metrics, "samples": samples}
-    try:
-        _log_report(gen, report, label)
-    except Exception as exc:  # the report is printed anyway
-        print(f"arlm: warning: evaluation not logged to MLflow ({exc})", file=sys.stderr)
-    if args.text_file is not None:
-        try:
-            from arlm.catalog import Catalog
-
-            Catalog(home.catalog_path).record_evaluation(
-                model_uri=args.model, token_dataset_id=dataset_id, split=label, metrics=metrics,
-                mlflow_run_id=getattr(getattr(gen, "resolved", None), "run_id", None))
-        except Exception as exc:
-            print(f"arlm: warning: evaluation not recorded in the catalog ({exc})", file=sys.stderr)
-    print(json.dumps(report, indent=2, default=str) if args.json else format_report(metrics, title, samples))
+    report = evaluate_model(args.model, get_home(args.home), split=args.split, text_file=args.text_file,
+                            samples=args.samples, batch_size=args.batch_size)
+    print(json.dumps(report, indent=2, default=str) if args.json
+          else format_report(report["metrics"], report["title"], report["samples"]))
     return 0
 
 

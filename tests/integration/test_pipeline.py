@@ -69,8 +69,11 @@ def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_
     from flows.evaluate import evaluate
     from flows.params import EvaluateParams
 
-    again = evaluate(EvaluateParams(model_uri="models:/skeleton@champion", home=str(home.root)))
-    assert again["bits_per_byte"] == pytest.approx(out["metrics"]["bits_per_byte"], rel=1e-6)
+    again = evaluate(EvaluateParams(model_uri="models:/skeleton@champion", samples=2, home=str(home.root)))
+    assert again["metrics"]["bits_per_byte"] == pytest.approx(out["metrics"]["bits_per_byte"], rel=1e-6)
+    assert len(again["samples"]) == 2
+    arts = [a.path for a in client.list_artifacts(mv.run_id, "evaluations/test")]
+    assert {"evaluations/test/evaluation.json", "evaluations/test/evaluation.html"} <= set(arts)
 
     # a fresh process that imports neither Prefect nor Ray loads models:/skeleton@champion
     code = textwrap.dedent(f"""

@@ -72,8 +72,17 @@ def test_evaluate_text_file_beside_compressors(registered, capsys, tmp_path, mlf
     code, out, _ = _run(capsys, "evaluate", "--model", registered, "--text-file", str(f), "--samples", "1")
     assert "bits per byte" in out and "xz" in out and "gzip" in out
     run_id = mlflow.pyfunc.load_model(registered).metadata.run_id
-    logged = mlflow.MlflowClient().get_run(run_id).data.metrics
+    client = mlflow.MlflowClient()
+    logged = client.get_run(run_id).data.metrics
     assert logged["eval_held-out.txt_bits_per_byte"] == pytest.approx(m["bits_per_byte"])
+    arts = {a.path for a in client.list_artifacts(run_id, "evaluations/held-out.txt")}
+    assert arts == {"evaluations/held-out.txt/evaluation.json", "evaluations/held-out.txt/evaluation.html"}
+    from arlm.catalog import Catalog
+    from arlm.home import get_home
+
+    rows = Catalog(get_home().catalog_path).sql(
+        "SELECT model_uri, split FROM evaluations WHERE split = 'held-out.txt'").to_pylist()
+    assert [(r["model_uri"], r["split"]) for r in rows] == [(registered, "held-out.txt")]  # one row, updated
 
 
 def test_evaluate_rejects_empty_and_binary_files(registered, capsys, tmp_path):
