@@ -27,6 +27,7 @@ def evaluate_model(model_uri: str, home: Any, *, split: str | None = None, text_
     if text_file is not None:
         text = read_text_file(text_file)  # a bad file fails before the model loads
         gen = load_generator(model_uri, tracking_uri=uri)
+        run_id = gen.resolved.run_id
         metrics = evaluate_text(gen, text, batch_size=batch_size)
         prompts = sample_prompts(text, samples)
         label, title = Path(text_file).name, f"{model_uri} on {text_file}"
@@ -34,20 +35,23 @@ def evaluate_model(model_uri: str, home: Any, *, split: str | None = None, text_
 
         dataset_id = f"file:{sha256_file(text_file)[:16]}"
     else:
+        from arlm.generation.text import TextGenerator
         from arlm.registry.resolve import resolve_model_for_eval
         from arlm.stages import evaluate_stage
+        from arlm.tokenizers import TokenDataset
 
         split = split or "test"
         model_dir, dataset_id, run_id = resolve_model_for_eval(model_uri, home, uri)
         # logs the split's metrics to the run and records the catalog row
         metrics = evaluate_stage(str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id,
                                  progress=lambda msg: None)
-        gen = load_generator(model_uri, tracking_uri=uri)
+        # the model folder just fetched, with the tokenizer its token dataset was made with
+        tokenizer_id = TokenDataset.open(home.tokens / dataset_id).tokenizer_id
+        gen = TextGenerator.from_dirs(model_dir, home.tokenizers / tokenizer_id)
         prompts = split_prompts(home, dataset_id, split, gen, samples)
         label, title = split, f"{model_uri} on {dataset_id}:{split}"
     report = {"title": title, "model": model_uri, "source": label, "metrics": metrics,
               "samples": sample_continuations(gen, prompts[:samples]) if samples > 0 else []}
-    run_id = getattr(getattr(gen, "resolved", None), "run_id", None)
     try:
         log_report(uri, run_id, report, label)
     except Exception as exc:  # the report is returned and printed anyway

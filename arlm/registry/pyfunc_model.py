@@ -106,8 +106,6 @@ class ArlmTextModel(PythonModel):
     """Text continuation with an arlm model; errors a caller can fix become MLflow 400s."""
 
     def load_context(self, context) -> None:
-        import torch
-
         from arlm.generation.text import TextGenerator
 
         self.generator = TextGenerator.from_dirs(context.artifacts["model"], context.artifacts["tokenizer"])

@@ -191,8 +191,7 @@ def mlflow_alias_resolver(home):
         try:
             import mlflow
 
-            client = mlflow.MlflowClient(tracking_uri=home.mlflow_tracking_uri,
-                                         registry_uri=home.mlflow_tracking_uri)
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
             return int(client.get_model_version_by_alias(name, alias).version)
         except Exception as exc:  # not installed, no such model/alias, store unreachable
             raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "

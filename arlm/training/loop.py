@@ -328,19 +328,17 @@ class _Loop:
         self.raw.eval()
         nats = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
-        k = 0
-        for shard in self.data.shards("val"):
-            for inputs, targets in exact_windows(np.asarray(shard, dtype=np.int64), self.block_size,
-                                                 self.cfg.batch_size):
-                k += 1
-                if (k - 1) % self.dist.world_size != self.dist.rank:
-                    continue
-                x, y = to_device(np.concatenate([inputs, targets[:, -1:]], axis=1), self.device)
-                with self.autocast():
-                    logits, _ = self.raw(x)
-                nats += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
-                                                          reduction="sum").double()
-                count += y.numel()
+        windows = (w for shard in self.data.shards("val")
+                   for w in exact_windows(np.asarray(shard, dtype=np.int64), self.block_size, self.cfg.batch_size))
+        for k, (inputs, targets) in enumerate(windows):
+            if k % self.dist.world_size != self.dist.rank:
+                continue
+            x, y = to_device(np.concatenate([inputs, targets[:, -1:]], axis=1), self.device)
+            with self.autocast():
+                logits, _ = self.raw(x)
+            nats += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
+                                                      reduction="sum").double()
+            count += y.numel()
         self.raw.train()
         sums = torch.stack([nats, torch.tensor(float(count), dtype=torch.float64, device=self.device)])
         if self.dist.enabled:
