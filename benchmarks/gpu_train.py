@@ -34,7 +34,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 # name -> (arlm preset, overrides, batch, block, vocab)
@@ -82,15 +81,9 @@ def peak_memory_gb(device: torch.device) -> float | None:
 
 
 def random_dataset(root: Path, vocab: int, n_tokens: int) -> Path:
-    from arlm.tokenizers import token_dataset_from_arrays
+    from arlm.tokenizers import random_token_dataset
 
-    rng = np.random.default_rng(0)
-    path = root / f"random-{vocab}-{n_tokens}"
-    if not path.exists():
-        token_dataset_from_arrays(path, {"train": rng.integers(0, vocab, n_tokens),
-                                         "val": rng.integers(0, vocab, max(n_tokens // 20, 4096))},
-                                  vocab_size=vocab, eot_id=0, pad_id=min(1, vocab - 1), source="random")
-    return path
+    return random_token_dataset(root / f"random-{vocab}-{n_tokens}", vocab, n_tokens).path
 
 
 def arlm_loop(spec: str, overrides: dict, batch: int, block: int, data: Path, out: Path, args) -> dict:

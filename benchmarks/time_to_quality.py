@@ -6,14 +6,19 @@ whole held-out tail of tiny-shakespeare first reaches a target, character level.
     python benchmarks/time_to_quality.py --corpus ... --quick             # CPU: tiny model, check the path
 
 The text's first 90% trains, its last 10% validates, as nanoGPT's ``shakespeare_char`` does
-(65 characters; loss in nats per character). Two recipes run in one process through arlm's one
+(65 characters; loss in nats per character). The recipes run in one process through arlm's one
 training loop, side by side:
 
 * ``nanogpt``: nanoGPT's published baby-GPT settings (6 layers, 6 heads, 384 wide, context 256,
   batch 64, learned positions, dropout 0.2, lr 1e-3 -> 1e-4 cosine over 5000 steps, warm-up 100,
   betas (0.9, 0.99), evaluation every 250 steps), the reference;
-* ``arlm``: the same model size with rotary positions, a higher peak learning rate on a shorter
-  cosine, evaluation every 100 steps, and early stopping once validation stops improving.
+* ``+rope``: the same with rotary positions;
+* ``+schedule``: and a higher peak learning rate on a shorter cosine (2e-3 -> 2e-4 over 2500
+  steps), evaluation every 100 steps, early stopping once validation stops improving;
+* ``+muon``: and the Muon optimizer for the attention/MLP matrices (``TrainConfig.optimizer``);
+* ``arlm``: the recipe arlm recommends, every step above.
+
+``--recipes all`` runs the whole ablation, so each step's effect is measured on its own.
 
 Both are judged by the same exact evaluation (``eval_full``: every validation character scored
 once, non-overlapping windows), so "reached 1.47" means the same thing for both. A recipe's time is
@@ -40,24 +45,44 @@ except Exception:  # pragma: no cover - psutil is a dependency; keep the fallbac
     pass
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-RECIPES = {
-    "nanogpt": dict(
-        model="gpt/baby", model_overrides={"positions": "learned", "dropout": 0.2}, batch_size=64, block_size=256,
-        lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=5000, betas=(0.9, 0.99), weight_decay=0.1,
-        grad_clip=1.0, eval_interval=250, early_stop_patience=3),
-    "arlm": dict(
-        model="gpt/baby", model_overrides={"positions": "rope", "dropout": 0.2}, batch_size=64, block_size=256,
-        lr=2e-3, min_lr=2e-4, warmup_steps=100, max_steps=2500, betas=(0.9, 0.99), weight_decay=0.1,
-        grad_clip=1.0, eval_interval=100, early_stop_patience=4),
+NANOGPT = dict(
+    model="gpt/baby", model_overrides={"positions": "learned", "dropout": 0.2}, batch_size=64, block_size=256,
+    lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=5000, betas=(0.9, 0.99), weight_decay=0.1,
+    grad_clip=1.0, eval_interval=250, early_stop_patience=3)
+# The improvements, each one step on top of the previous, so each is measured on its own.
+STEPS = {
+    "rope": dict(model_overrides={"positions": "rope", "dropout": 0.2}),
+    "schedule": dict(lr=2e-3, min_lr=2e-4, max_steps=2500, eval_interval=100, early_stop_patience=4),
+    "muon": dict(optimizer="muon"),
 }
-QUICK = dict(model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 64, "dropout": 0.0}, batch_size=16,
-             block_size=64, max_steps=150, warmup_steps=10, eval_interval=25)
+
+
+def _cumulative() -> dict[str, dict]:
+    recipes, settings = {"nanogpt": dict(NANOGPT)}, dict(NANOGPT)
+    for name, change in STEPS.items():
+        settings = {**settings, **change}
+        recipes[f"+{name}"] = settings
+    return recipes
+
+
+RECIPES = _cumulative()
+RECIPES["arlm"] = RECIPES[f"+{list(STEPS)[-1]}"]  # the recipe arlm recommends: every step above
+DEFAULT_RECIPES = "arlm,nanogpt"
+# Smaller stand-ins for the baby GPT, for machines without a GPU: (setting overrides, step scale).
+SIZES = {
+    "baby": ({}, 1.0),
+    "mid": (dict(model_overrides={"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.1}, batch_size=32,
+                 block_size=128), 0.1),
+    "tiny": (dict(model_overrides={"n_layer": 2, "n_head": 2, "n_embd": 64, "dropout": 0.0}, batch_size=16,
+                  block_size=64), 0.05),
+}
 
 
 def encode_chars(text: str) -> tuple[np.ndarray, int]:
@@ -69,8 +94,12 @@ def encode_chars(text: str) -> tuple[np.ndarray, int]:
 def run_recipe(name: str, overrides: dict, data: Path, out: Path, target: float, args) -> dict:
     from arlm.training import TrainConfig, train
 
-    settings = dict(RECIPES[name])
-    settings.update(overrides)
+    settings = {**RECIPES[name], **overrides}
+    settings["model_overrides"] = {**RECIPES[name]["model_overrides"], **overrides.get("model_overrides", {})}
+    if settings.get("optimizer", "adamw") != "muon":  # Muon's own knobs mean nothing to AdamW recipes
+        settings = {k: v for k, v in settings.items() if not k.startswith("muon_")}
+    for key in ("max_steps", "warmup_steps", "eval_interval"):  # shorter runs keep the recipes' proportions
+        settings[key] = max(1, round(settings[key] * args.step_scale))
     if args.max_steps:
         settings["max_steps"] = args.max_steps
     cfg = TrainConfig(**settings, eval_full=True, eval_batches=1, checkpoint_interval=10**9, log_interval=50,
@@ -93,22 +122,43 @@ def run_recipe(name: str, overrides: dict, data: Path, out: Path, target: float,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="../shared/data/tinyshakespeare.txt", help="a UTF-8 text file")
-    ap.add_argument("--recipes", default="arlm,nanogpt", help=f"comma-separated: {', '.join(RECIPES)}")
-    ap.add_argument("--target", type=float, default=None, help="validation loss to reach (default 1.47; quick 2.6)")
+    ap.add_argument("--recipes", default=DEFAULT_RECIPES,
+                    help=f"comma-separated, from: {', '.join(RECIPES)} ('+X': the one before plus X; "
+                         "'all' runs the whole ablation)")
+    ap.add_argument("--target", type=float, default=None, help="validation loss to reach (default 1.47; mid 2.0; tiny 2.6)")
     ap.add_argument("--max-seconds", type=float, default=None, help="wall budget per recipe")
     ap.add_argument("--max-steps", type=int, default=None, help="override each recipe's step budget")
+    ap.add_argument("--step-scale", type=float, default=None,
+                    help="multiply every recipe's steps, warm-up and evaluation interval (default 1; quick 0.05)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--compile", default="auto", choices=["auto", "true", "false"])
     ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--quick", action="store_true", help="tiny model, 150 steps: a CPU check of the path")
+    ap.add_argument("--size", choices=list(SIZES), default="baby",
+                    help="baby (the GPU benchmark); mid (4 layers, 128 wide, context 128, steps x0.1) and tiny "
+                         "(2 layers, 64 wide, steps x0.05) for CPUs")
+    ap.add_argument("--quick", action="store_true", help="--size tiny: a CPU check of the path")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="override a TrainConfig field in every recipe, e.g. --set muon_lr_ratio=2 (repeatable)")
     args = ap.parse_args(argv)
     args.compile = {"auto": "auto", "true": True, "false": False}[args.compile]
-    target = args.target if args.target is not None else (2.6 if args.quick else 1.47)
+    if args.quick:
+        args.size = "tiny"
+    size_overrides, size_scale = SIZES[args.size]
+    if args.step_scale is None:
+        args.step_scale = size_scale
+    try:
+        extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    except ValueError as exc:
+        print(f"error: --set takes KEY=JSON, e.g. lr=0.002 ({exc})", file=sys.stderr)
+        return 2
+    target = args.target if args.target is not None else {"baby": 1.47, "mid": 2.0, "tiny": 2.6}[args.size]
     path = Path(args.corpus)
     if not path.is_file():
         print(f"error: corpus file {path} does not exist", file=sys.stderr)
         return 2
     names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    if names == ["all"]:
+        names = [n for n in RECIPES if n != "arlm"]
     unknown = [n for n in names if n not in RECIPES]
     if unknown or not names:
         print(f"error: unknown recipe(s) {unknown}; valid: {', '.join(RECIPES)}", file=sys.stderr)
@@ -128,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             n_bytes={"train": len(text[:cut].encode()), "val": len(text[cut:].encode())}, source="chars").path
         startup = time.time() - PROCESS_START
         for name in names:
-            results.append(run_recipe(name, QUICK if args.quick else {}, data, Path(tmp) / name, target, args))
+            overrides = {**size_overrides, **extra}
+            results.append(run_recipe(name, overrides, data, Path(tmp) / name, target, args))
             r = results[-1]
             print(f"[{name}] {r['steps']} steps ({r['stopped_by']}), best val {r['best'][2]:.4f} at step "
                   f"{r['best'][1]}", file=sys.stderr)

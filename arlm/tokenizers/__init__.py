@@ -16,14 +16,34 @@ Decisions worth knowing before using it:
   streamed Parquet batches; ``arlm.data`` is not imported.
 """
 
-from arlm.tokenizers.artifact import TokenizerArtifact, build_tokenizer, tokenizer_id
-from arlm.tokenizers.config import EOT, PAD, SPECIAL_TOKENS, TokenizerConfig
-from arlm.tokenizers.corpus_io import CorpusLike
-from arlm.tokenizers.dataset import TokenDataset, token_dataset_from_arrays, tokenize
-from arlm.tokenizers.tokenizer import Tokenizer, load_tokenizer
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "EOT", "PAD", "SPECIAL_TOKENS", "CorpusLike", "TokenDataset", "Tokenizer", "TokenizerArtifact",
-    "TokenizerConfig", "build_tokenizer", "load_tokenizer", "token_dataset_from_arrays", "tokenize",
-    "tokenizer_id",
-]
+# Names are imported on first use, so that reading a token dataset (all the training loop needs,
+# e.g. on a GPU machine with torch and numpy only) does not import the tokenizer config's pydantic.
+_WHERE = {
+    "TokenizerArtifact": "artifact", "build_tokenizer": "artifact", "tokenizer_id": "artifact",
+    "EOT": "config", "PAD": "config", "SPECIAL_TOKENS": "config", "TokenizerConfig": "config",
+    "CorpusLike": "corpus_io",
+    "TokenDataset": "dataset", "random_token_dataset": "dataset", "token_dataset_from_arrays": "dataset",
+    "tokenize": "dataset",
+    "Tokenizer": "tokenizer", "load_tokenizer": "tokenizer",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'arlm.tokenizers' has no attribute {name!r}")
+    value = getattr(import_module(f"arlm.tokenizers.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from arlm.tokenizers.artifact import TokenizerArtifact, build_tokenizer, tokenizer_id  # noqa: F401
+    from arlm.tokenizers.config import EOT, PAD, SPECIAL_TOKENS, TokenizerConfig  # noqa: F401
+    from arlm.tokenizers.corpus_io import CorpusLike  # noqa: F401
+    from arlm.tokenizers.dataset import (TokenDataset, random_token_dataset,  # noqa: F401
+                                         token_dataset_from_arrays, tokenize)
+    from arlm.tokenizers.tokenizer import Tokenizer, load_tokenizer  # noqa: F401

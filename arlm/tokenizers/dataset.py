@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from arlm.errors import DataError, NotFoundError
-from arlm.tokenizers.artifact import STALE_TMP_S, TokenizerArtifact
 from arlm.tokenizers.corpus_io import CorpusLike, SplitTexts, split_names
-from arlm.tokenizers.parallel import Backend, encode_parallel
 from arlm.versioning import atomic_dir, atomic_write_json, clean_stale_tmp, content_hash, read_json, sha256_file
+
+if TYPE_CHECKING:  # reading and writing token datasets needs no tokenizer config (nor pydantic)
+    from arlm.tokenizers.artifact import TokenizerArtifact
+    from arlm.tokenizers.parallel import Backend
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -105,6 +107,9 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
              shard_tokens: int = DEFAULT_SHARD_TOKENS, backend: Backend = "auto",
              workers: int | None = None) -> "TokenDataset":
     """Encode every split of ``corpus_version`` into ``out_root/<id>/``; reuse the folder if it exists."""
+    from arlm.tokenizers.artifact import STALE_TMP_S
+    from arlm.tokenizers.parallel import encode_parallel
+
     out_root = Path(out_root)
     did = token_dataset_id(corpus_version.id, tokenizer_artifact.id, shard_tokens)
     final = out_root / did
@@ -171,6 +176,20 @@ def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *
                     "layout": "one document per split", "splits": entries}
         atomic_write_json(tmp / MANIFEST, manifest)
     return TokenDataset.open(final)
+
+
+def random_token_dataset(path: str | Path, vocab_size: int, n_train: int, n_val: int | None = None,
+                         seed: int = 0) -> "TokenDataset":
+    """Uniformly random tokens in the token-dataset format, for throughput benchmarks (what a step
+    costs does not depend on the ids); reused when ``path`` already holds one."""
+    final = Path(path)
+    if (final / MANIFEST).exists():
+        return TokenDataset.open(final)
+    rng = np.random.default_rng(seed)
+    n_val = n_val if n_val is not None else max(n_train // 20, 4096)
+    return token_dataset_from_arrays(final, {"train": rng.integers(0, vocab_size, n_train),
+                                             "val": rng.integers(0, vocab_size, n_val)},
+                                     vocab_size=vocab_size, eot_id=0, pad_id=min(1, vocab_size - 1), source="random")
 
 
 @dataclass

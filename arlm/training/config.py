@@ -19,6 +19,7 @@ from arlm.errors import ConfigError
 
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("adamw", "muon")  # see arlm.training.optim
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class TrainConfig:
     torch.compile ("inductor"; "aot_eager" traces without generating code, for machines without
     a compiler and for tests).
     log_interval: steps between train-loss readings (the only host-device syncs of the loop).
+    optimizer: "adamw", or "muon" (orthogonalised momentum for the hidden matrices, AdamW for the
+    rest; see ``arlm.training.optim``): ``muon_momentum`` its momentum, ``muon_lr_ratio`` its
+    learning rate as a multiple of ``lr`` (the schedule applies to both).
     """
 
     model: str = "gpt/tiny"
@@ -75,6 +79,9 @@ class TrainConfig:
     compile: bool | str = "auto"
     compile_backend: str = "inductor"
     log_interval: int = 10
+    optimizer: str = "adamw"
+    muon_momentum: float = 0.95
+    muon_lr_ratio: float = 1.0
 
     def __hash__(self) -> int:  # model_overrides is a dict: hash the canonical form
         from arlm.versioning import canonical_json
@@ -179,6 +186,11 @@ class TrainConfig:
             raise ConfigError(f"train config: compile must be 'auto', true or false, got {self.compile!r}")
         if not isinstance(self.compile_backend, str) or not self.compile_backend:
             raise ConfigError(f"train config: compile_backend must be a torch.compile backend name, got {self.compile_backend!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"train config: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if not isinstance(self.muon_momentum, (int, float)) or not 0 <= self.muon_momentum < 1:
+            raise ConfigError(f"train config: muon_momentum must be in [0, 1), got {self.muon_momentum!r}")
+        positive("muon_lr_ratio", self.muon_lr_ratio, integer=False)
         if not isinstance(self.seed, int):
             raise ConfigError(f"train config: seed must be an integer, got {self.seed!r}")
         if self.batch_size % (world_size * self.grad_accum):

@@ -203,7 +203,8 @@ class _Loop:
         self.raw = model.to(device)
         self.block_size = model.config.block_size
         self.autocast_dtype = resolve_dtype(cfg, device)
-        self.optimizer = build_optimizer(self.raw, cfg.lr, cfg.weight_decay, cfg.betas, device)
+        self.optimizer = build_optimizer(self.raw, cfg.lr, cfg.weight_decay, cfg.betas, device,
+                                         cfg.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio)
         self.total_steps = cfg.total_steps(self.block_size)
         self.peak_tflops = device_peak_tflops(device)
         self.val_tokens_per_byte = data.manifest["splits"].get("val", {}).get("tokens_per_byte")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from arlm.models import build_model
-from arlm.training.optim import build_optimizer
+from arlm.training.optim import ChainedOptimizer, Muon, build_optimizer, hidden_matrices, orthogonalise, set_lr
 from arlm.training.sampler import RankBatches, WindowSampler
 from arlm.training.schedule import lr_at
 
@@ -72,3 +72,57 @@ def test_no_weight_decay_on_norms_and_biases():
     assert any(p is model.wte.weight for p in decay["params"])
     n = sum(p.numel() for g in opt.param_groups for p in g["params"])
     assert n == model.num_params()  # tied head counted once
+
+
+@pytest.mark.parametrize("shape", [(24, 96), (96, 24), (48, 48)])
+def test_newton_schulz_pushes_every_singular_value_near_one(shape):
+    """A matrix with singular values spread over two decades comes out with all of them in
+    roughly [0.7, 1.2] and the same singular vectors: what makes Muon's update equalise directions."""
+    gen = torch.Generator().manual_seed(0)
+    k = min(shape)
+    u, _ = torch.linalg.qr(torch.randn(shape[0], k, generator=gen))
+    v, _ = torch.linalg.qr(torch.randn(shape[1], k, generator=gen))
+    g = u @ torch.diag(torch.logspace(0, 2, k)) @ v.T
+    out = orthogonalise(g)
+    sv = torch.linalg.svdvals(out)
+    assert sv.min() > 0.6 and sv.max() < 1.25, sv
+    assert torch.allclose(u.T @ out @ v, torch.diag(torch.diagonal(u.T @ out @ v)), atol=1e-3)  # same vectors
+
+
+def test_muon_takes_the_hidden_matrices_and_adamw_the_rest():
+    model = build_model("gpt", 64, 16, n_layer=2, n_head=2, n_embd=16, bias=True)
+    opt = build_optimizer(model, 1e-3, 0.1, (0.9, 0.95), torch.device("cpu"), "muon", 0.9, 3.0)
+    assert isinstance(opt, ChainedOptimizer)
+    muon, adamw = opt.optimizers
+    assert isinstance(muon, Muon) and isinstance(adamw, torch.optim.AdamW)
+    matrices = {id(p) for p in hidden_matrices(model)}
+    assert len(matrices) == 2 * 4  # c_attn, c_proj, c_fc, mlp c_proj per block
+    assert {id(p) for g in muon.param_groups for p in g["params"]} == matrices
+    rest = {id(p) for g in adamw.param_groups for p in g["params"]}
+    assert id(model.wte.weight) in rest and not rest & matrices
+    assert len(rest) + len(matrices) == len(list(model.parameters()))
+    set_lr(opt, 2e-3)  # the schedule sets both; Muon's at its ratio
+    assert [g["lr"] for g in opt.param_groups] == [pytest.approx(6e-3), 2e-3, 2e-3]
+
+
+def test_chained_optimizer_state_round_trips_into_a_fresh_one():
+    torch.manual_seed(0)
+    model = build_model("gpt", 64, 16, n_layer=1, n_head=2, n_embd=16)
+    opt = build_optimizer(model, 1e-2, 0.1, (0.9, 0.95), torch.device("cpu"), "muon")
+    x = torch.randint(0, 64, (4, 16))
+    for _ in range(2):
+        model(x, x)[1].backward()
+        opt.step()
+        opt.zero_grad()
+    sd = opt.state_dict()
+    assert sorted(sd["state"]) == list(range(len(list(model.parameters()))))
+    fresh = build_optimizer(model, 1e-2, 0.1, (0.9, 0.95), torch.device("cpu"), "muon")
+    fresh.load_state_dict(sd)
+    again = fresh.state_dict()
+    for idx, entry in sd["state"].items():
+        for name, value in entry.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(again["state"][idx][name]))
+    with pytest.raises(ValueError, match="does not match"):
+        other = build_optimizer(build_model("gpt", 64, 16, n_layer=2, n_head=2, n_embd=16), 1e-2, 0.1,
+                                (0.9, 0.95), torch.device("cpu"), "muon")
+        other.load_state_dict(sd)
