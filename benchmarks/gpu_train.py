@@ -277,6 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         print(f"| {r['model']} | {r['impl']} | {r['params'] / 1e6:.1f}M | {r['tok_s']:,.0f} | {tf} | {mfu} | "
               f"{fmt_gb(r['peak_gb'])} | {ratio} |")
+    gpt2 = next((r for r in rows if r["model"].startswith("gpt2") and r["impl"] == "arlm"), None)
+    if gpu and not args.quick and gpt2 is not None and gpt2["ratio"] is not None:
+        ok = gpt2["ratio"] >= 2.5 and gpt2["mfu"] >= 0.5
+        print(f"\ntarget (issue 8): GPT-2 small at >= 2.5x transformers' tokens/s and >= 50% MFU of the measured "
+              f"peak: {'PASS' if ok else 'FAIL'} ({gpt2['ratio']:.2f}x, {100 * gpt2['mfu']:.1f}%)")
+        return 0 if ok else 1
+    if gpu and not args.quick:
+        print("\ntarget (issue 8): not evaluated (needs the gpt2 config and the transformers peer row)")
     return 0
 
 

@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    import arlm.training  # noqa: F401  (imported here so start-up counts it)
     from arlm.tokenizers import token_dataset_from_arrays
 
     text = path.read_text(encoding="utf-8")
@@ -180,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             overrides = {**size_overrides, **extra}
             results.append(run_recipe(name, overrides, data, Path(tmp) / name, target, args))
-            r = results[-1]
-            print(f"[{name}] {r['steps']} steps ({r['stopped_by']}), best val {r['best'][2]:.4f} at step "
-                  f"{r['best'][1]}", file=sys.stderr)
+            r = results[-1]  # a line per recipe as it ends, so a run cut short still says something
+            reached = (f"reached {target} at step {r['hit'][1]}, {startup + r['hit'][0]:.1f} s from process start"
+                       if r["hit"] else f"did not reach {target}")
+            print(f"[{name}] {r['steps']} steps ({r['stopped_by']}); {reached}; best val {r['best'][2]:.4f} at step "
+                  f"{r['best'][1]}", flush=True)
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     dev_name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -202,7 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         curve = ", ".join(f"{s}:{v:.3f}" for _, s, v in r["evals"])
         print(f"\n{r['recipe']} validation curve (step:loss): {curve}")
-    return 0 if all(math.isfinite(r["best"][2]) for r in results) else 1
+    finite = all(math.isfinite(r["best"][2]) for r in results)
+    # the issue's target, judged only as it is stated: the tuned recipe first in a fresh process (no
+    # warm caches from an earlier recipe), at full size and schedule, nothing overridden
+    tuned = results[0] if RECIPES[results[0]["recipe"]] is RECIPES["arlm"] else None
+    as_stated = (args.size == "baby" and target == 1.47 and not extra and not args.max_steps
+                 and args.step_scale == 1.0)
+    if as_stated and tuned is not None:
+        seconds = startup + tuned["hit"][0] if tuned["hit"] else math.inf
+        ok = seconds <= 25.0 and tuned["best"][2] <= 1.42
+        print(f"\ntarget (issue 8): val 1.47 within 25 s of process start and a best val <= 1.42: "
+              f"{'PASS' if ok else 'FAIL'} ({seconds:.1f} s, best {tuned['best'][2]:.4f})")
+        return 0 if ok and finite else 1
+    return 0 if finite else 1
 
 
 if __name__ == "__main__":

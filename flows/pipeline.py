@@ -27,7 +27,7 @@ def train_config_from(p) -> Any:
 
     return make_train_config(p.model, max_seconds=p.max_seconds, max_steps=p.max_steps,
                              batch_size=p.batch_size, block_size=p.block_size,
-                             learning_rate=p.learning_rate, seed=p.seed)
+                             learning_rate=p.learning_rate, seed=p.seed, optimizer=p.optimizer)
 
 
 def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:

@@ -157,6 +157,15 @@ def find_checkpoint(out_dir: Path, name: str = LATEST) -> Path | None:
     return None
 
 
+def saved_train_config(ckpt: Path) -> dict[str, Any]:
+    """The ``TrainConfig`` dict a checkpoint was written under, read without verifying the files
+    (cheap; ``load_checkpoint`` verifies them); {} when it cannot be read."""
+    try:
+        return dict(json.loads((Path(ckpt) / STATE_FILE).read_text()).get("train_config") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def read_state(ckpt: Path) -> dict[str, Any]:
     """``train_state.json`` of a checkpoint, after checking every file against its sha256."""
     path = ckpt / STATE_FILE

@@ -46,7 +46,7 @@ from arlm.models.base import LanguageModel
 from arlm.training import checkpoint as ckpt
 from arlm.training.config import (TrainConfig, as_path, resolve_compile, resolve_device,
                                   resolve_dtype)
-from arlm.training.optim import build_optimizer, set_lr
+from arlm.training.optim import apply_config, build_optimizer, set_lr
 from arlm.training.sampler import (EVAL_STREAM, TRAIN_STREAM, RankBatches, WindowSampler, open_token_data,
                                    to_device)
 from arlm.training.schedule import lr_at
@@ -221,6 +221,10 @@ class _Loop:
         self.stopped_by = ""
         pending_sum, self.pending_steps = 0.0, 0
         if resume_dir is not None:
+            saved_optimizer = ckpt.saved_train_config(resume_dir).get("optimizer", "adamw")
+            if saved_optimizer != cfg.optimizer:
+                raise ConfigError(f"{resume_dir}: checkpoint was trained with optimizer {saved_optimizer!r}, "
+                                  f"this run asks for {cfg.optimizer!r} (use a new output folder, or resume=False)")
             state = ckpt.load_checkpoint(resume_dir, self.raw, self.optimizer)
             self.step = int(state["step"])
             self.best_val = state.get("best_val_loss")
@@ -234,6 +238,7 @@ class _Loop:
             if int(state.get("sampler", {}).get("seed", cfg.seed)) != cfg.seed:
                 raise ConfigError(f"{resume_dir}: checkpoint was trained with seed "
                                   f"{state['sampler']['seed']}, this run has seed {cfg.seed}")
+            apply_config(self.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio)
             if self.dist.is_main:
                 log.info("resumed from %s at step %d (restart %d)", resume_dir, self.step, self.restarts)
         self.loss_sum = torch.tensor(pending_sum, dtype=torch.float32, device=device)

@@ -11,8 +11,9 @@ inside the network (attention and MLP matrices): each step's Nesterov momentum i
 a few Newton-Schulz iterations, so every direction of the matrix moves by about the same amount,
 then scaled by sqrt(max(rows, cols)) to an update of RMS 1, times the learning rate. That rate is
 the schedule's (AdamW's) times ``muon_lr_ratio``: 0.2 would match a typical AdamW update's RMS (Liu
-et al., "Muon is Scalable for LLM Training", 2025); the default is what benchmarks/time_to_quality.py
-measured best. Weight decay is decoupled, as in AdamW. Embeddings, the output head, gains and
+et al., "Muon is Scalable for LLM Training", 2025); the default 1.0 is from the sweep in
+benchmarks/RESULTS.md (on a 128-wide GPT 2.0 was best and 1.0 close, 4.0 too much; wider models
+tend to want less). Weight decay is decoupled, as in AdamW. Embeddings, the output head, gains and
 biases, and recurrent cells stay on AdamW. Both live in one ``ChainedOptimizer`` so the loop, the
 schedule and checkpoints see a single optimizer.
 """
@@ -145,20 +146,22 @@ class ChainedOptimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Checks every optimizer's slice before loading any, so a mismatch changes nothing."""
         groups = list(sd["param_groups"])
-        offset = 0
+        slices, offset = [], 0
         for opt in self.optimizers:
-            mine = groups[:len(opt.param_groups)]
-            groups = groups[len(opt.param_groups):]
+            mine, groups = groups[:len(opt.param_groups)], groups[len(opt.param_groups):]
             n = sum(len(g["params"]) for g in opt.param_groups)
-            if sum(len(g["params"]) for g in mine) != n:
+            if len(mine) != len(opt.param_groups) or sum(len(g["params"]) for g in mine) != n:
                 raise ValueError("optimizer state does not match this model's parameters")
-            opt.load_state_dict({
-                "state": {i - offset: v for i, v in sd["state"].items() if offset <= int(i) < offset + n},
-                "param_groups": [{**g, "params": [i - offset for i in g["params"]]} for g in mine]})
+            state = {int(i) - offset: v for i, v in sd["state"].items() if offset <= int(i) < offset + n}
+            slices.append({"state": state,
+                           "param_groups": [{**g, "params": [int(i) - offset for i in g["params"]]} for g in mine]})
             offset += n
         if groups:
             raise ValueError("optimizer state has more parameter groups than this optimizer")
+        for opt, part in zip(self.optimizers, slices):
+            opt.load_state_dict(part)
 
 
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float],
@@ -186,3 +189,13 @@ def set_lr(optimizer, lr: float) -> None:
     """Set the schedule's learning rate; groups with an ``lr_ratio`` (Muon's) get lr times it."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group.get("lr_ratio", 1.0)
+
+
+def apply_config(optimizer, momentum: float, lr_ratio: float) -> None:
+    """Re-apply the run's Muon settings after a checkpoint's optimizer state was loaded (the
+    state carries the values it was saved with; the config of the resumed run wins)."""
+    parts = optimizer.optimizers if isinstance(optimizer, ChainedOptimizer) else [optimizer]
+    for opt in parts:
+        if isinstance(opt, Muon):
+            for group in opt.param_groups:
+                group["momentum"], group["lr_ratio"] = momentum, lr_ratio

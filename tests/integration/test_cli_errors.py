@@ -76,3 +76,21 @@ def test_pipeline_folder_of_binary_files_fails_inside_the_flow_cleanly(tmp_path)
     assert len(errors) == 1 and str(binary) in errors[0] and "binary" in errors[0]
     assert "Retry 1/" not in proc.stderr
     assert _nothing_written(home)
+
+
+@pytest.mark.parametrize("command", ["pipeline", "train", "compare"])
+def test_training_options_reach_the_train_config(command):
+    from arlm.cli.main import build_parser
+    from arlm.cli.pipeline_cmds import params_from_args
+    from flows.params import CompareParams, PipelineParams, TrainFlowParams
+    from flows.pipeline import train_config_from
+
+    args = build_parser().parse_args([command, "--optimizer", "muon", "--lr", "0.003", "--max-steps", "7",
+                                      "--batch-size", "12"])
+    extra = {"models": args.models.split(",")} if command == "compare" else {}  # as run_compare does
+    params = params_from_args({"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[command],
+                              args, **extra)
+    cfg = train_config_from(params)
+    assert (cfg.optimizer, cfg.lr, cfg.max_steps, cfg.batch_size) == ("muon", 0.003, 7, 12)
+    default = train_config_from(params_from_args(PipelineParams, build_parser().parse_args(["pipeline"])))
+    assert default.optimizer == "adamw"

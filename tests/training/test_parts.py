@@ -126,3 +126,22 @@ def test_chained_optimizer_state_round_trips_into_a_fresh_one():
         other = build_optimizer(build_model("gpt", 64, 16, n_layer=2, n_head=2, n_embd=16), 1e-2, 0.1,
                                 (0.9, 0.95), torch.device("cpu"), "muon")
         other.load_state_dict(sd)
+
+
+def test_one_muon_step_is_decay_then_the_orthogonalised_nesterov_direction_at_unit_rms():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(16, 48))
+    before = w.detach().clone()
+    g = torch.randn(16, 48)
+    w.grad = g.clone()
+    lr, ratio, wd, mu = 0.01, 2.0, 0.1, 0.9
+    opt = Muon([w], lr=lr, momentum=mu, weight_decay=wd, lr_ratio=ratio)
+    opt.step()
+    # first step: buffer = g, Nesterov direction = g + mu * g, orthogonalised (scale-free)
+    expected = before * (1 - lr * ratio * wd) - lr * ratio * 48 ** 0.5 * orthogonalise((1 + mu) * g)
+    assert torch.allclose(w.detach(), expected, atol=1e-6)
+    step = (w.detach() - before * (1 - lr * ratio * wd)) / (lr * ratio)
+    assert step.pow(2).mean().sqrt().item() == pytest.approx(1.0, abs=0.25)  # unit RMS before lr
+    assert torch.equal(opt.state[w]["momentum_buffer"], g)
+    with pytest.raises(ValueError, match="matrices only"):
+        Muon([torch.nn.Parameter(torch.zeros(3))])

@@ -293,3 +293,22 @@ def test_muon_trains_the_gpt_and_leaves_the_recurrent_kinds_on_adamw(dataset, tm
     a = train(config("rnn", optimizer="muon", max_steps=6), dataset, tmp_path / "rnn-muon")
     b = train(config("rnn", max_steps=6), dataset, tmp_path / "rnn-adamw")
     assert _comparable(a.history) == _comparable(b.history)
+
+
+def test_resume_refuses_another_optimizer_and_takes_the_new_muon_settings(dataset, tmp_path):
+    out = tmp_path / "run"
+    train(config("gpt", max_steps=4, checkpoint_interval=4, optimizer="muon"), dataset, out)
+    with pytest.raises(ConfigError, match="optimizer 'muon'.*'adamw'"):
+        train(config("gpt", max_steps=8), dataset, out)
+    seen = {}
+
+    def spy(metrics, _dir):  # the schedule's lr of the last step
+        if "lr" in metrics:
+            seen["lr"] = metrics["lr"]
+
+    resumed = train(config("gpt", max_steps=8, optimizer="muon", muon_lr_ratio=3.0), dataset, out, reporter=spy)
+    assert resumed.restarts == 1 and resumed.steps == 8
+    state = json.loads((out / "checkpoints/latest/train_state.json").read_text())
+    muon_groups = [g for g in state["optimizer"]["param_groups"] if "lr_ratio" in g]
+    assert muon_groups and all(g["lr_ratio"] == 3.0 for g in muon_groups)
+    assert all(g["lr"] == pytest.approx(3.0 * seen["lr"]) for g in muon_groups)  # the new ratio is applied
