@@ -3,6 +3,7 @@ the same arlm training loop, full-split evaluation and table output that the GPU
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -44,11 +45,34 @@ def test_time_to_quality_rejects_a_missing_corpus(tmp_path):
     assert proc.returncode == 2 and "nope.txt" in proc.stderr
 
 
-def test_gpu_train_benchmark_quick_on_cpu():
-    out = _run("gpu_train.py", "--quick", "--no-hf", "--configs", "baby", "--recurrent", "gru", "--steps", "5")
-    table = [line for line in out.splitlines() if line.startswith("| ")][2:]
+def test_gpu_suite_runs_every_step_at_toy_sizes(tmp_path):
+    """The one-call GPU suite, in its CPU mode: every step runs, each leaves its table in OUT_DIR,
+    relative paths work from another folder, and the exit status says all passed."""
+    rng = random.Random(1)
+    words = "what light through yonder window breaks it is the east and juliet is the sun".split()
+    (tmp_path / "c.txt").write_text("\n".join(" ".join(rng.choice(words) for _ in range(10)) for _ in range(3000)),
+                                    encoding="utf-8")
+    env = {**os.environ, "ARLM_SUITE_QUICK": "1", "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), "out", "c.txt"], capture_output=True,
+                          text=True, timeout=900, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    steps = ["gpu_train", "ttq_arlm_compiled", "ttq_arlm_eager", "ttq_nanogpt_eager", "ttq_rope", "ttq_schedule"]
+    assert re.findall(r"^== (\w+): exit 0 after", proc.stdout, re.M) == steps
+    table = [line for line in (tmp_path / "out/gpu_train.txt").read_text().splitlines() if line.startswith("| ")][2:]
     impls = [line.split("|")[2].strip() for line in table]
-    assert impls == ["arlm", "arlm", "bare nn.GRU LM"], out
+    assert impls.count("arlm") == 4 and "bare nn.LSTM LM" in impls and "bare nn.GRU LM" in impls, impls
     for line in table:
         assert float(line.split("|")[4].replace(",", "")) > 0  # tokens/s
-    assert re.search(r"\| \d+\.\d\dx \|", table[1])  # arlm / bare ratio printed
+    with_peer = [line for line in table if line.split("|")[2].strip() == "arlm"
+                 and (line.split("|")[1].strip().startswith(("lstm", "gru")) or "transformers GPT2LMHeadModel" in impls)]
+    assert len(with_peer) >= 2 and all(re.search(r"\| \d+\.\d\dx \|", line) for line in with_peer)  # ratio
+    for step in steps[1:]:  # each recipe printed its own line as it ended, then the table
+        text = (tmp_path / "out" / f"{step}.txt").read_text()
+        assert re.search(r"^\[[+\w]+\] \d+ steps .*best val \d\.\d{4}", text, re.M), text
+        assert "| recipe |" in text
+
+
+def test_gpu_suite_names_a_missing_corpus(tmp_path):
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(tmp_path / "o"),
+                           str(tmp_path / "none.txt")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "none.txt" in proc.stderr
