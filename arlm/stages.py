@@ -131,7 +131,7 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
     tracking_uri = home.mlflow_tracking_uri
     mlflow_run_id = start_run(tracking_uri, run_name=run_id, params=params, tags=tags,
                               artifact_location=home.mlflow_artifact_root)
-    _say(progress, f"[train] {train_cfg.model} on {ray_options.num_workers} Ray worker(s); "
+    _say(progress, f"[train] {train_cfg.model} ({train_cfg.optimizer}) on {ray_options.num_workers} Ray worker(s); "
                    f"run {run_id}; MLflow run {mlflow_run_id}")
     try:
         launch = train_with_ray(train_cfg, ds_path, out_dir, options=ray_options,

@@ -55,7 +55,7 @@ import numpy as np  # noqa: E402
 NANOGPT = dict(
     model="gpt/baby", model_overrides={"positions": "learned", "dropout": 0.2}, batch_size=64, block_size=256,
     lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=5000, betas=(0.9, 0.99), weight_decay=0.1,
-    grad_clip=1.0, eval_interval=250, early_stop_patience=3)
+    grad_clip=1.0, eval_interval=250, early_stop_patience=3, optimizer="adamw")
 # The improvements, each one step on top of the previous, so each is measured on its own.
 STEPS = {
     "rope": dict(model_overrides={"positions": "rope", "dropout": 0.2}),

@@ -21,9 +21,9 @@ def add_train_options(p: argparse.ArgumentParser, *, model_default: str = "gpt/t
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default: preset's)")
     p.add_argument("--block-size", type=int, default=None, help="context length (default: preset's)")
     p.add_argument("--lr", dest="learning_rate", type=float, default=None, help="peak learning rate")
-    p.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw",
-                   help="adamw (default), or muon: orthogonalised momentum for the attention/MLP matrices, "
-                        "AdamW for the rest")
+    p.add_argument("--optimizer", choices=["adamw", "muon"], default="muon",
+                   help="muon (default): orthogonalised momentum for the attention/MLP matrices, AdamW for "
+                        "the rest; or adamw for everything")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-failures", type=int, default=2, help="worker-group restarts allowed (default 2)")
     p.add_argument("--spread", action="store_true",

@@ -50,7 +50,9 @@ class TrainConfig:
     log_interval: steps between train-loss readings (the only host-device syncs of the loop).
     optimizer: "adamw", or "muon" (orthogonalised momentum for the hidden matrices, AdamW for the
     rest; see ``arlm.training.optim``): ``muon_momentum`` its momentum, ``muon_lr_ratio`` its
-    learning rate as a multiple of ``lr`` (the schedule applies to both).
+    learning rate as a multiple of ``lr`` (the schedule applies to both). The library default is
+    the plain AdamW baseline; the pipeline, train and compare flows default to Muon, which measured
+    better on the embedded default (benchmarks/RESULTS.md).
     """
 
     model: str = "gpt/tiny"

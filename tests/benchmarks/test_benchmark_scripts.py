@@ -33,10 +33,15 @@ def test_time_to_quality_quick_on_a_small_text(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| arlm") or
             line.startswith("| nanogpt")}
     assert set(rows) == {"arlm", "nanogpt"}
+    # quick scales each recipe's evaluation interval: nanogpt's 250 -> 12, arlm's 100 -> 5 (and the end)
+    expected_evals = {"nanogpt": [12, 24, 36, 48, 50], "arlm": list(range(5, 51, 5))}
     for name in rows:  # every evaluation is an exact full-split loss, falling from ~ln(vocab)
         curve = re.search(rf"{name} validation curve \(step:loss\): (.*)", out).group(1)
+        steps = [int(x.split(":")[0]) for x in curve.split(", ")]
         losses = [float(x.split(":")[1]) for x in curve.split(", ")]
-        assert len(losses) == 2 and losses[-1] < losses[0] < 3.5
+        assert steps == expected_evals[name] and losses[-1] < losses[0] < 3.5
+        assert re.search(rf"^\[{name}\] 50 steps \(max_steps\); reached 2.5 at step \d+", out, re.M)
+    assert "target (issue 8)" not in out  # judged only at the stated size and schedule
 
 
 def test_time_to_quality_rejects_a_missing_corpus(tmp_path):

@@ -85,12 +85,13 @@ def test_training_options_reach_the_train_config(command):
     from flows.params import CompareParams, PipelineParams, TrainFlowParams
     from flows.pipeline import train_config_from
 
-    args = build_parser().parse_args([command, "--optimizer", "muon", "--lr", "0.003", "--max-steps", "7",
+    args = build_parser().parse_args([command, "--optimizer", "adamw", "--lr", "0.003", "--max-steps", "7",
                                       "--batch-size", "12"])
     extra = {"models": args.models.split(",")} if command == "compare" else {}  # as run_compare does
     params = params_from_args({"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[command],
                               args, **extra)
     cfg = train_config_from(params)
-    assert (cfg.optimizer, cfg.lr, cfg.max_steps, cfg.batch_size) == ("muon", 0.003, 7, 12)
+    assert (cfg.optimizer, cfg.lr, cfg.max_steps, cfg.batch_size) == ("adamw", 0.003, 7, 12)
     default = train_config_from(params_from_args(PipelineParams, build_parser().parse_args(["pipeline"])))
-    assert default.optimizer == "adamw"
+    assert default.optimizer == "muon"  # the product default; the library's TrainConfig default stays adamw
+    assert PipelineParams().optimizer == "muon"
