@@ -151,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --set takes KEY=JSON, e.g. lr=0.002 ({exc})", file=sys.stderr)
         return 2
+    from arlm.training import TrainConfig
+
+    unknown_keys = sorted(set(extra) - set(TrainConfig.__dataclass_fields__))
+    if unknown_keys:
+        print(f"error: --set: {', '.join(unknown_keys)} is not a TrainConfig field", file=sys.stderr)
+        return 2
     target = args.target if args.target is not None else {"baby": 1.47, "mid": 2.0, "tiny": 2.6}[args.size]
     path = Path(args.corpus)
     if not path.is_file():

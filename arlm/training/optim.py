@@ -46,15 +46,12 @@ def param_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[di
 def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
     """Weights of the ``nn.Linear`` layers inside the network: not the embedding, not the output
     head (``lm_head``, often tied to the embedding), not gains, biases or recurrent cells."""
-    excluded = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
     head = getattr(model, "lm_head", None)
-    if head is not None:
-        excluded |= {id(p) for p in head.parameters()}
-    seen: set[int] = set()
+    skip = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) or m is head for p in m.parameters()}
     out = []
     for m in model.modules():
-        if isinstance(m, nn.Linear) and m.weight.requires_grad and id(m.weight) not in excluded | seen:
-            seen.add(id(m.weight))
+        if isinstance(m, nn.Linear) and m.weight.requires_grad and id(m.weight) not in skip:
+            skip.add(id(m.weight))  # a weight shared by two layers is listed once
             out.append(m.weight)
     return out
 

@@ -44,6 +44,14 @@ def test_time_to_quality_quick_on_a_small_text(tmp_path):
     assert "target (issue 8)" not in out  # judged only at the stated size and schedule
 
 
+def test_time_to_quality_rejects_an_unknown_setting(tmp_path):
+    (tmp_path / "c.txt").write_text("abc " * 1000, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_quality.py"), "--corpus",
+                           str(tmp_path / "c.txt"), "--quick", "--set", "muon_lr=2"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "muon_lr is not a TrainConfig field" in proc.stderr
+
+
 def test_time_to_quality_rejects_a_missing_corpus(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_quality.py"), "--corpus",
                            str(tmp_path / "nope.txt")], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -81,3 +89,14 @@ def test_gpu_suite_names_a_missing_corpus(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(tmp_path / "o"),
                            str(tmp_path / "none.txt")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "none.txt" in proc.stderr
+
+
+def test_ray_overhead_runs_both_paths_side_by_side():
+    out = _run("ray_overhead.py", "--steps", "4", "--checkpoint-interval", "2", timeout=600)
+    rows = [line for line in out.splitlines() if line.startswith("| ")][2:]
+    assert [r.split("|")[1].strip() for r in rows] == ["bare loop (in process)", "Ray Train TorchTrainer, 1 worker"]
+    bare, ray = ([float(c.replace(",", "")) for c in r.split("|")[2:8]] for r in rows)
+    assert bare[0] == 0.0 and ray[0] > 0  # only the Ray path starts Ray
+    assert all(v > 0 for v in bare[1:4] + ray[1:4])  # call s, loop s, tokens/s
+    assert ray[1] >= ray[2]  # the call includes the loop
+    assert re.search(r"Ray Train's fixed cost: -?\d+\.\d s", out)
