@@ -19,7 +19,7 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)                       # absolute befo
 [ -f "$corpus" ] && corpus=$(cd "$(dirname "$corpus")" && pwd)/$(basename "$corpus")
 cd "$here" || exit 2
 if [ ! -f "$corpus" ]; then
-  echo "error: corpus $corpus not found (copy tinyshakespeare.txt there, e.g. from ../shared/data/)" >&2
+  echo "error: corpus $corpus not found (mkdir -p benchmarks/data && cp ../shared/data/tinyshakespeare.txt benchmarks/data/)" >&2
   exit 2
 fi
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
