@@ -166,16 +166,13 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tup
                     muon_lr_ratio: float = 1.0):
     """AdamW over every parameter, or (``kind="muon"``) Muon over ``hidden_matrices`` chained with
     AdamW over the rest."""
-    fused = device.type == "cuda" or None
-    if kind == "adamw":
-        return torch.optim.AdamW(param_groups(model.parameters(), weight_decay), lr=lr, betas=tuple(betas),
-                                 fused=fused)
-    if kind != "muon":
+    if kind not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {kind!r}; valid: {', '.join(OPTIMIZERS)}")
-    matrices = hidden_matrices(model)
+    matrices = hidden_matrices(model) if kind == "muon" else []
     ids = {id(p) for p in matrices}
     rest = [p for p in model.parameters() if id(p) not in ids]
-    adamw = torch.optim.AdamW(param_groups(rest, weight_decay), lr=lr, betas=tuple(betas), fused=fused)
+    adamw = torch.optim.AdamW(param_groups(rest, weight_decay), lr=lr, betas=tuple(betas),
+                              fused=device.type == "cuda" or None)
     if not matrices:
         return adamw
     muon = Muon(matrices, lr=lr, momentum=muon_momentum, weight_decay=weight_decay, lr_ratio=muon_lr_ratio)
