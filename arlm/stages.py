@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from arlm.defaults import DEFAULT_RESUME, RESUME_MODES
 from arlm.errors import ConfigError
 from arlm.home import Home
 from arlm.versioning import content_hash, git_commit
@@ -99,38 +100,177 @@ def _dataset_lineage(home: Home, dataset_id: str) -> dict[str, str]:
             "arlm.token_dataset_version": dataset_id}
 
 
+RUN_FILE = "run.json"  # written when a run starts: its MLflow run, config and dataset
+SUMMARY_FILE = "summary.json"  # written when it is done: a run folder without one is unfinished
+
+
+def run_base_id(run_name: str, train_cfg, dataset_id: str) -> str:
+    """The run id that the same (name, train config, token dataset) always gets: rerunning a
+    command finds its interrupted run under it. Later runs of a finished one add ``-2``, ``-3``..."""
+    return f"{run_name}-{content_hash(train_cfg, dataset_id)[:10]}"
+
+
+class _RunDir:
+    """A claimed run folder: an exclusive ``flock`` on ``.lock`` held while this process trains
+    in it, released by the kernel when the process ends, even under SIGKILL, so a live run is
+    never resumed by a second one and a dead one always can be."""
+
+    def __init__(self, path: Path, fd: int, resumed: bool):
+        self.path, self.fd, self.resumed = path, fd, resumed
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _try_lock(path: Path) -> int:
+    import fcntl
+
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return -1
+    return fd
+
+
+def claim_run_dir(runs: Path, base: str, resume: str) -> _RunDir:
+    """``resume="auto"``: the first of ``base``, ``base-2``, ... that is unfinished (no
+    summary.json) and not held by a live process is resumed; otherwise the first free name starts
+    afresh. ``"never"``: always the first free name. A finished run is never touched again: its
+    rerun is a new run beside it (under a step budget it ends with the same weights)."""
+    if resume not in RESUME_MODES:
+        raise ConfigError(f"--resume must be one of {', '.join(RESUME_MODES)}, got {resume!r}")
+    runs.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        path = runs / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if resume == "auto" and not (path / SUMMARY_FILE).exists():
+                fd = _try_lock(path)
+                if fd >= 0:
+                    if not (path / SUMMARY_FILE).exists():  # finished while we looked
+                        return _RunDir(path, fd, resumed=True)
+                    os.close(fd)
+            continue
+        fd = _try_lock(path)
+        if fd >= 0:
+            return _RunDir(path, fd, resumed=False)
+    raise ConfigError(f"{runs}: too many runs named {base}-N; remove old ones")
+
+
+def _checkpoint_step(out_dir: Path) -> int | None:
+    """The step of the run's latest checkpoint (unverified: the loop verifies it), or None."""
+    import json
+
+    for name in ("latest", "latest.prev"):
+        state = out_dir / "checkpoints" / name / "train_state.json"
+        try:
+            return int(json.loads(state.read_text())["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def _reopen_mlflow_run(tracking_uri: str, mlflow_run_id: str) -> bool:
+    """Mark an interrupted run RUNNING again (owned by this process); False if it is gone from
+    the tracking store or deleted (the caller then starts a new run linked to it by a tag)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from arlm.training.tracking import reopen_run
+
+    try:
+        if mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(mlflow_run_id).info.lifecycle_stage != "active":
+            return False
+        reopen_run(tracking_uri, mlflow_run_id)
+    except MlflowException:
+        return False
+    return True
+
+
 def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name: str = "train",
-                progress: Progress | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, extra_tags: dict[str, str] | None = None,
+                resume: str = DEFAULT_RESUME) -> dict[str, Any]:
     """Token dataset -> trained model (run folder with checkpoints) + an MLflow run.
 
     Neural kinds train under Ray Train (``ray_options.num_workers`` DDP workers); kinds trained by
     counting (n-gram) run the same ``train`` function under Ray with one worker.
+
+    The run folder is ``<home>/runs/<run_name>-<hash of config and dataset>`` (see
+    :func:`claim_run_dir`). With ``resume="auto"`` an unfinished one (killed, interrupted) is
+    continued from its latest checkpoint in the same folder and the same MLflow run (kept in
+    ``run.json``; a new run tagged ``arlm.resumed_from_mlflow_run`` if that one is gone); under
+    a step budget the result is bit for bit the uninterrupted one. ``resume="never"`` starts
+    afresh in a new folder.
     """
     from arlm.models.registry import model_class, parse_spec
     from arlm.tokenizers import TokenDataset
-    from arlm.training.ray_launcher import RayOptions, train_with_ray
-    from arlm.training.tracking import end_run, loss_curve_png, RunLogger, start_run
+    from arlm.training.ray_launcher import RayOptions
 
     ds_path = home.tokens / dataset_id
-    ds = TokenDataset.open(ds_path)
+    TokenDataset.open(ds_path)  # a missing or damaged dataset fails here, before any run folder
     kind, _preset = parse_spec(train_cfg.model)
     if not model_class(kind).trainable and ray_options.num_workers != 1:
         ray_options = RayOptions(**{**asdict(ray_options), "num_workers": 1})  # counting: one worker
     ray_options.validate()
     train_cfg.validate(ds_path, world_size=ray_options.num_workers)  # before any worker starts
 
-    run_id = f"{run_name}-{time.strftime('%Y%m%d-%H%M%S')}-{content_hash(train_cfg, dataset_id, time.time())[:6]}"
-    out_dir = home.runs / run_id
+    _catalog(home).require()  # a deleted catalog fails now, not after the training
+    claimed = claim_run_dir(home.runs, run_base_id(run_name, train_cfg, dataset_id), resume)
+    try:
+        return _train_in(claimed, train_cfg, dataset_id, ds_path, home, ray_options, run_name=run_name,
+                         progress=progress, extra_tags=extra_tags)
+    finally:
+        claimed.release()
+
+
+def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home: Home, ray_options, *,
+              run_name: str, progress: Progress | None, extra_tags: dict[str, str] | None) -> dict[str, Any]:
+    import json
+
+    from arlm.training.ray_launcher import RESULT_FILE, config_to_dict, train_with_ray
+    from arlm.training.tracking import end_run, loss_curve_png, RunLogger, start_run
+    from arlm.versioning import atomic_write_json
+
+    run_id, out_dir = claimed.run_id, claimed.path
     tags = {**_dataset_lineage(home, dataset_id), "arlm.model": train_cfg.model,
             "arlm.run_id": run_id, "arlm.git_commit": git_commit(),
             "arlm.num_workers": str(ray_options.num_workers), **(extra_tags or {})}
-    from arlm.training.ray_launcher import config_to_dict
-
     params = {"train": config_to_dict(train_cfg), "num_workers": ray_options.num_workers,
               "dataset_id": dataset_id}
     tracking_uri = home.mlflow_tracking_uri
-    mlflow_run_id = start_run(tracking_uri, run_name=run_id, params=params, tags=tags,
-                              artifact_location=home.mlflow_artifact_root)
+    run_file = out_dir / RUN_FILE
+    previous: dict[str, Any] = {}
+    if claimed.resumed and run_file.is_file():
+        try:
+            previous = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            previous = {}
+    mlflow_run_id = previous.get("mlflow_run_id")
+    if mlflow_run_id and not _reopen_mlflow_run(tracking_uri, mlflow_run_id):
+        tags["arlm.resumed_from_mlflow_run"] = mlflow_run_id
+        mlflow_run_id = None
+    if not mlflow_run_id:
+        mlflow_run_id = start_run(tracking_uri, run_name=run_id, params=params, tags=tags,
+                                  artifact_location=home.mlflow_artifact_root)
+    atomic_write_json(run_file, {"run_id": run_id, "mlflow_run_id": mlflow_run_id, "run_name": run_name,
+                                 "dataset_id": dataset_id, "train": config_to_dict(train_cfg),
+                                 "started": previous.get("started", time.time()),
+                                 "attempts": int(previous.get("attempts", 0)) + 1})
+    step = None
+    if claimed.resumed:
+        (out_dir / RESULT_FILE).unlink(missing_ok=True)  # the new attempt writes its own
+        step = _checkpoint_step(out_dir)
+        where = f"from step {step}" if step is not None else "from step 0 (it had no checkpoint yet)"
+        _say(progress, f"[train] resuming run {run_id} {where}; MLflow run {mlflow_run_id}")
     _say(progress, f"[train] {train_cfg.model} ({train_cfg.optimizer}) on {ray_options.num_workers} Ray worker(s); "
                    f"run {run_id}; MLflow run {mlflow_run_id}")
     try:
@@ -158,15 +298,15 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
                "final_train_loss": train_losses[-1] if train_losses else None,
                "best_val_loss": res.get("best_val_loss"), "num_params": res.get("num_params"),
                "tokens_per_second": (res.get("tokens") or 0) / max(res.get("elapsed_s") or 0.0, 1e-9),
-               "stopped_by": res.get("stopped_by")}
-    from arlm.versioning import atomic_write_json
-
-    atomic_write_json(out_dir / "summary.json", summary)
+               "stopped_by": res.get("stopped_by"), "params": params}
+    summary["resumed_from_step"] = (step or 0) if claimed.resumed else None
+    atomic_write_json(out_dir / SUMMARY_FILE, summary)
     _catalog(home).record_run(run_id, dataset_id, train_cfg.model, params,
                               {k: v for k, v in summary.items() if isinstance(v, (int, float))},
                               mlflow_run_id)
-    _say(progress, f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s, "
-                   f"best val loss {summary['best_val_loss']}, restarts {launch.restarts}")
+    _say(progress, f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s "
+                   f"(stopped by {summary['stopped_by']}), best val loss {summary['best_val_loss']}, "
+                   f"restarts {launch.restarts}")
     return summary
 
 
@@ -231,7 +371,9 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
                      description=None)
     test_split_id = f"{lineage['arlm.token_dataset_version']}:{split}"
     decision = register_with_gate(info.model_uri, model_name, metrics["bits_per_byte"], test_split_id,
-                                  tracking_uri=home.mlflow_tracking_uri, tags=tags)
+                                  tracking_uri=home.mlflow_tracking_uri, tags=tags,
+                                  unigram_bpb=metrics.get("unigram_bits_per_byte"),
+                                  catalog=home.catalog_path)
     end_run(home.mlflow_tracking_uri, train_summary["mlflow_run_id"])
     _catalog(home).record_model(model_name, int(decision.version), train_summary["run_id"],
                                 f"models:/{model_name}/{decision.version}",
@@ -247,8 +389,9 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
 # --------------------------------------------------------------------------------------------
 def make_train_config(model: str, *, max_seconds: float | None = None, max_steps: int | None = None,
                       batch_size: int | None = None, block_size: int | None = None,
-                      learning_rate: float | None = None, seed: int = 0, **extra: Any):
-    """A ``TrainConfig`` from the user-facing knobs; ``None`` keeps the loop's / preset's default."""
+                      learning_rate: float | None = None, seed: int | None = None, **extra: Any):
+    """A ``TrainConfig`` from the user-facing knobs; ``None`` keeps ``TrainConfig``'s default (from
+    ``arlm.defaults``, shared with the CLI and the flow parameters) or the preset's."""
     from arlm.training import TrainConfig
 
     given = {"model": model, "max_seconds": max_seconds, "max_steps": max_steps,
@@ -268,6 +411,8 @@ def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: 
     tok = load_tokenizer(Path(tokenizer_dir))
     ids = tok.encode(prompt)
     limit = model.max_context
-    n = max_new_tokens if limit is None else max(1, min(max_new_tokens, limit - len(ids)))
-    out = generate(model, [ids], GenerationConfig(max_new_tokens=n, temperature=0.8, top_k=40, seed=seed))
+    if limit is not None and len(ids) > limit:  # the window slides; say that the prompt was cut
+        _say(None, f"[sample] prompt of {len(ids)} tokens cut to the model's context of {limit}")
+    out = generate(model, [ids], GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.8, top_k=40,
+                                                  seed=seed), on_notice=lambda m: None)
     return tok.decode(out[0])

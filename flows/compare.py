@@ -39,7 +39,7 @@ def compare(params: CompareParams = CompareParams()) -> dict[str, Any]:
     for spec in params.models:
         p = params.model_copy(update={"model": spec})
         summary = train_task(train_config_from(p), dataset_id, ray_options_from(p), params.home,
-                             run_name=f"compare-{spec.replace('/', '-')}")
+                             run_name=f"compare-{spec.replace('/', '-')}", resume=getattr(p, "resume", None))
         metrics = evaluate_task(summary["model_dir"], dataset_id, params.home,
                                 mlflow_run_id=summary["mlflow_run_id"])
         rows.append({**metrics, "model": spec, "wall_seconds": summary["wall_seconds"],

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from arlm.defaults import DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME, DEFAULT_SEED
 
 
 class _Params(BaseModel):
@@ -27,6 +29,7 @@ class IngestOptions(_Params):
     corpus: str = _ingest_field("corpus")
     val_fraction: float = _ingest_field("val_fraction")
     test_fraction: float = _ingest_field("test_fraction")
+    encoding: str = _ingest_field("encoding")
     encoding_errors: Literal["strict", "replace", "skip"] = _ingest_field("encoding_errors")
     include: list[str] = Field([], description="Folder sources: glob(s) of relative paths to keep (default all).")
     exclude: list[str] = Field([], description="Folder sources: glob(s) of relative paths to drop.")
@@ -39,7 +42,8 @@ class IngestOptions(_Params):
         from arlm.data import IngestConfig
 
         return IngestConfig(corpus=self.corpus, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
-                            encoding_errors=self.encoding_errors, include=tuple(self.include),
+                            encoding=self.encoding, encoding_errors=self.encoding_errors,
+                            include=tuple(self.include),
                             exclude=tuple(self.exclude), min_chars=self.min_chars,
                             segment_chars=self.segment_chars, dedup=self.dedup, seed=self.split_seed)
 
@@ -56,20 +60,37 @@ class TokenizerParams(IngestOptions):
 
 
 class TrainParams(_Params):
-    model: str = Field("gpt/tiny", description="Model KIND[/PRESET]: ngram, rnn, lstm, gru, lstm-attn, gpt.")
-    max_seconds: float = Field(240, gt=0, description="Training wall-time budget per model, seconds.")
-    max_steps: int | None = Field(None, gt=0, description="Optional step budget (whichever ends first).")
+    """Training knobs. Defaults come from ``arlm.defaults`` (as ``TrainConfig``'s do), so the CLI,
+    the flows and the library agree."""
+
+    model: str = Field(DEFAULT_MODEL, description="Model KIND[/PRESET]: ngram, rnn, lstm, gru, lstm-attn, gpt.")
+    max_steps: int | None = Field(
+        DEFAULT_PIPELINE_STEPS, gt=0,
+        description="Step budget per model: the same parameters give the same model bit for bit. "
+                    "None: the time budget (max_seconds) alone.")
+    max_seconds: float | None = Field(
+        None, gt=0, description="Optional wall-time cap per model, seconds (whichever ends first; a run it "
+                                "stops says stopped_by max_seconds and is no longer reproducible).")
+    resume: Literal["auto", "never"] = Field(
+        DEFAULT_RESUME, description="auto: continue an unfinished run of the same parameters from its last "
+                                    "checkpoint (same run folder and MLflow run); never: start afresh.")
     workers: int = Field(1, ge=1, le=512, description="Ray Train workers (DDP).")
     ray_address: str | None = Field(None, description="Existing Ray cluster address; none starts a local Ray.")
     batch_size: int | None = Field(None, gt=0, description="Global batch size in sequences (None: preset default).")
     block_size: int | None = Field(None, gt=1, description="Context length in tokens (None: preset default).")
     learning_rate: float | None = Field(None, gt=0, description="Peak learning rate (None: preset default).")
     optimizer: Literal["adamw", "muon"] = Field(
-        "muon", description="Muon for the attention/MLP matrices with AdamW for the rest (measured better on "
+        DEFAULT_OPTIMIZER, description="Muon for the attention/MLP matrices with AdamW for the rest (measured better on "
                             "the embedded default, benchmarks/RESULTS.md), or AdamW for everything.")
-    seed: int = Field(0, description="Seed of initialisation and data order.")
+    seed: int = Field(DEFAULT_SEED, description="Seed of initialisation, data order and dropout.")
     max_failures: int = Field(2, ge=-1, description="Worker-group restarts Ray Train may do (-1: unlimited).")
     spread: bool = Field(False, description="Place workers on different Ray nodes (SPREAD) instead of packing them.")
+
+    @model_validator(mode="after")
+    def _budget(self):
+        if self.max_steps is None and self.max_seconds is None:
+            raise ValueError("set a training budget: max_steps, max_seconds or both")
+        return self
 
 
 class PipelineParams(TrainParams, IngestOptions):
@@ -82,6 +103,8 @@ class PipelineParams(TrainParams, IngestOptions):
     def _name(cls, v: str) -> str:
         if not v or not all(c.isalnum() or c in "-_." for c in v):
             raise ValueError("model name: letters, digits, '-', '_' and '.' only")
+        if len(v) > 100:  # it names run folders and MLflow models: keep it well under file-name limits
+            raise ValueError(f"model name: at most 100 characters (got {len(v)})")
         return v
 
 

@@ -53,7 +53,8 @@ def pipeline(params: PipelineParams = PipelineParams()) -> dict[str, Any]:
     ray_options = ray_options_from(p)
     ray_options.validate()
     cv, tok, ds = prepare_tokens(p, root)
-    summary = train_task(train_cfg, ds["dataset_id"], ray_options, root, run_name=p.name)
+    summary = train_task(train_cfg, ds["dataset_id"], ray_options, root, run_name=p.name,
+                         resume=getattr(p, "resume", None))
     metrics = evaluate_task(summary["model_dir"], ds["dataset_id"], root,
                             mlflow_run_id=summary["mlflow_run_id"])
     reg = register_task(summary, metrics, p.name, root)

@@ -136,30 +136,27 @@ def tokenize_task(corpus_id: str, tokenizer_id: str, home_root: str | None = Non
 
 def _ensure_concurrency_limit(name: str, limit: int = 1) -> None:
     """Create the global concurrency limit on first use so two trainings never share a GPU."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from arlm.infra.slots import ensure_limit
 
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-            except ObjectAlreadyExists:  # another training created it first
-                pass
+    ensure_limit(name, limit)
 
 
 @task(name="train", task_run_name="train-{train_cfg.model}")
 def train_task(train_cfg, dataset_id: str, ray_options, home_root: str | None = None,
-               run_name: str = "train") -> dict[str, Any]:
-    from prefect.concurrency.sync import concurrency
+               run_name: str = "train", resume: str | None = None) -> dict[str, Any]:
+    from arlm.infra.slots import hold
+    from arlm.training.tracking import reclaim_stale_runs
 
-    _ensure_concurrency_limit(TRAINING_CONCURRENCY)
-    # strict: if the limit cannot be taken, fail rather than train beside another run on one GPU
-    with concurrency(TRAINING_CONCURRENCY, occupy=1, strict=True):
-        return stages.train_stage(train_cfg, dataset_id, home_of(home_root), ray_options,
-                                  run_name=run_name, progress=_logger_progress())
+    progress = _logger_progress()
+    home = home_of(home_root)
+    for rid in reclaim_stale_runs(home.mlflow_tracking_uri):  # left RUNNING by a killed process
+        progress(f"[train] MLflow run {rid} was left RUNNING by a process that died: marked KILLED")
+    extra = {} if resume is None else {"resume": resume}
+    # One training at a time: a 60 s lease renewed while this process lives, so a killed holder
+    # blocks nobody for long; while waiting, who holds it is printed (arlm.infra.slots).
+    with hold(TRAINING_CONCURRENCY, say=progress, label=f"{run_name} {train_cfg.model}"):
+        return stages.train_stage(train_cfg, dataset_id, home, ray_options,
+                                  run_name=run_name, progress=progress, **extra)
 
 
 @task(name="evaluate", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)

@@ -17,4 +17,5 @@ from flows.tasks import train_task
 def train(params: TrainFlowParams = TrainFlowParams()) -> dict[str, Any]:
     train_cfg, ray_options = train_config_from(params), ray_options_from(params)
     dataset_id = params.dataset_id or prepare_tokens(params, params.home)[2]["dataset_id"]
-    return train_task(train_cfg, dataset_id, ray_options, params.home, run_name=params.name)
+    return train_task(train_cfg, dataset_id, ray_options, params.home, run_name=params.name,
+                      resume=getattr(params, "resume", None))

@@ -7,6 +7,14 @@ Chain recorded by the stages::
 
 ``lineage("models:/NAME/VERSION")`` walks it from a registered model back to the source files.
 All ``record_*`` methods are idempotent upserts, so a retried stage never duplicates rows.
+
+A catalog is created when first opened in a fresh home. A catalog file missing beside artifacts
+(corpus versions, tokenizers, token datasets or runs in the home) was deleted: it is never
+recreated empty (lineage would be lost for good), every use raises :class:`CatalogMissingError`
+telling the user to run ``arlm catalog rebuild`` (``arlm.catalog.rebuild``), which reconstructs it
+from the folders' manifests and MLflow. The one exception is the first ingest of a fresh home,
+which writes its corpus version to the lake before recording it (file ``catalog.duckdb.created``,
+written with the catalog, tells that first time from a deleted catalog).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import Any, Callable
 
 from arlm.catalog.db import apply_migrations, connect, schema_version
 from arlm.errors import ArlmError, ConfigError, NotFoundError
-from arlm.versioning import content_hash, read_json
+from arlm.versioning import TMP_MARK, content_hash, read_json
 
 JSON_COLUMNS = {"config", "stats", "cleaning_report", "meta", "metrics"}
 EMPTY_DOCUMENTS_VIEW = (
@@ -25,6 +33,31 @@ EMPTY_DOCUMENTS_VIEW = (
     "NULL::VARCHAR AS doc_id, NULL::VARCHAR AS source, NULL::VARCHAR AS uri, NULL::VARCHAR AS text, "
     "NULL::BIGINT AS n_bytes, NULL::VARCHAR AS split WHERE false")
 AliasResolver = Callable[[str, str], "int | str"]
+# folders of a home whose artifacts the catalog records, and the file marking a complete artifact
+ARTIFACT_FOLDERS = {"lake": "corpus.json", "tokenizers": "tokenizer_meta.json", "tokens": "manifest.json",
+                    "runs": None}
+
+
+FIRST_INGEST_WINDOW_S = 600.0
+
+
+class CatalogMissingError(NotFoundError):
+    """The catalog file is gone while the home holds artifacts: rebuild it, never start empty."""
+
+
+def home_artifacts(root: Path) -> dict[str, list[str]]:
+    """Artifacts of the home at ``root`` that a catalog would record: {folder: [names]} (non-empty only)."""
+    out: dict[str, list[str]] = {}
+    for folder, marker in ARTIFACT_FOLDERS.items():
+        base = Path(root) / folder
+        if not base.is_dir():
+            continue
+        names = sorted(p.name for p in base.iterdir()
+                       if p.is_dir() and TMP_MARK not in p.name and not p.name.startswith(".")
+                       and (marker is None or (p / marker).is_file()))
+        if names:
+            out[folder] = names
+    return out
 
 
 def _json(obj: Any) -> str:
@@ -64,19 +97,69 @@ class Catalog:
     lock between calls, and is safe to use from several processes at once.
     """
 
-    def __init__(self, path, timeout_s: float = 120.0):
+    def __init__(self, path, timeout_s: float = 120.0, *, create: bool = False):
+        """``create=True`` creates a missing catalog even beside existing artifacts (what
+        ``arlm catalog rebuild`` does); by default that case raises on first use."""
         from arlm.home import Home
 
         if isinstance(path, Home):
             path = path.catalog_path
         self.path = Path(path)
         self.timeout_s = timeout_s
+        self._orphans: dict[str, list[str]] = {}
+        if not self.path.exists() and not create:
+            self._orphans = home_artifacts(self.path.parent)
+            if self._orphans:
+                return  # CatalogMissingError on use (see _connect), unless a first ingest records
+        self._create()
+
+    @property
+    def marker(self) -> Path:
+        """Written beside the catalog when it is created: its absence later means "deleted"."""
+        return self.path.with_name(self.path.name + ".created")
+
+    def _create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._orphans = {}
         with self._connect() as con:
             apply_migrations(con)
+        if not self.marker.exists():
+            self.marker.write_text("the catalog beside this file was created; if it is missing, run "
+                                   "`arlm catalog rebuild`\n", encoding="utf-8")
+
+    def _first_ingest(self, cv_id: str) -> bool:
+        """Whether recording corpus version ``cv_id`` may create the missing catalog: the home was
+        never catalogued (no marker), holds nothing but lake versions, and the others were written
+        moments ago (first ingests running at the same time), not by an earlier session."""
+        import time
+
+        if self.marker.exists() or set(self._orphans) != {"lake"} or cv_id not in self._orphans["lake"]:
+            return False
+        lake = self.path.parent / "lake"
+        now = time.time()
+        return all(now - (lake / name / "corpus.json").stat().st_mtime < FIRST_INGEST_WINDOW_S
+                   for name in self._orphans["lake"] if name != cv_id)
+
+    def require(self) -> "Catalog":
+        """Raise :class:`CatalogMissingError` now if the catalog was deleted beside artifacts (for
+        callers that would otherwise find out only after hours of work); returns ``self``."""
+        if self._orphans and not self.path.exists():
+            raise self.missing_error()
+        return self
+
+    def missing_error(self) -> CatalogMissingError:
+        found = ", ".join(f"{len(v)} in {k}/" for k, v in self._orphans.items())
+        return CatalogMissingError(
+            f"{self.path}: catalog missing while the home holds artifacts ({found}): run "
+            "`arlm catalog rebuild` to reconstruct it from the manifests and MLflow (not recreated empty)")
 
     # -- plumbing -----------------------------------------------------------------------------
     def _connect(self, read_only: bool = False):
+        if self._orphans:
+            if self.path.exists():  # rebuilt (or created) meanwhile by another process
+                self._create()
+            else:
+                raise self.missing_error()
         return connect(self.path, read_only=read_only, timeout_s=self.timeout_s)
 
     def _write(self, statements: list[tuple[str, list]], after: Callable | None = None) -> None:
@@ -127,6 +210,9 @@ class Catalog:
     def record_corpus_version(self, cv) -> None:
         """Record a ``CorpusVersion`` (its corpus, files, source files with outcomes, report)."""
         import pyarrow as pa
+
+        if self._orphans and self._first_ingest(str(cv.id)):
+            self._create()  # a fresh home's first ingest: the lake holds just this version (or a twin's)
 
         folder = Path(cv.path)
         meta = read_json(folder / "corpus.json")
@@ -240,8 +326,11 @@ class Catalog:
         ``token_dataset_id``. ``eval_id`` defaults to a hash of all of these, so recording the
         same evaluation twice updates one row.
         """
+        from arlm.evaluation.checks import check_finite_metrics
+
         token_dataset_id = token_dataset_id or dataset_id
         model_dir = str(model_dir) if model_dir is not None else None
+        check_finite_metrics(metrics or {}, f"catalog: evaluation of {model_uri or model_dir or run_id or mlflow_run_id}")
         eval_id = eval_id or content_hash(run_id, mlflow_run_id, model_dir, model_uri, token_dataset_id, split)
         self._write([
             ("DELETE FROM evaluations WHERE id = ?", [eval_id]),

@@ -1,4 +1,4 @@
-"""``arlm ingest`` and ``arlm catalog {ls,lineage,sql}``."""
+"""``arlm ingest`` and ``arlm catalog {ls,lineage,sql,rebuild}``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def add_parsers(sub) -> None:
     q.add_argument("query", metavar="SQL")
     q.add_argument("--json", action="store_true", help="one JSON object per row")
     q.set_defaults(func=cmd_catalog_sql)
+    rb = csub.add_parser("rebuild", help="reconstruct the catalog from the lake, tokenizers, tokens, runs and MLflow",
+                         description="Record again every corpus version, tokenizer, token dataset, training run, "
+                                     "registered model version and alias found in the home and its MLflow store "
+                                     "(after the catalog file was deleted or damaged). Nothing is deleted.")
+    rb.add_argument("--json", action="store_true", help="print the counts as JSON")
+    rb.set_defaults(func=cmd_catalog_rebuild)
 
 
 def _home(args):
@@ -64,7 +70,8 @@ def ingest_config_from_args(args):
     try:
         return IngestConfig(
             corpus=args.corpus, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-            seed=args.seed, encoding_errors=args.encoding_errors, min_chars=args.min_chars,
+            seed=args.seed, encoding=args.encoding, encoding_errors=args.encoding_errors,
+            min_chars=args.min_chars,
             max_chars=args.max_chars, max_line_chars=args.max_line_chars,
             segment_chars=args.segment_chars, dedup=args.dedup, include=tuple(args.include),
             exclude=tuple(args.exclude), follow_symlinks=args.follow_symlinks, workers=args.workers,
@@ -83,6 +90,11 @@ def cmd_ingest(args) -> int:
     cfg = ingest_config_from_args(args)
     cv = ingest(cfg, home)
     Catalog(home.catalog_path).record_corpus_version(cv)
+    from arlm.data.report import replaced_files_line
+
+    warning = replaced_files_line(cv.stats["cleaning"])
+    if warning:
+        print(f"arlm: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"id": cv.id, "path": str(cv.path), "spec": cv.spec, "reused": cv.reused,
                           "stats": cv.stats}, indent=2, default=str))
@@ -117,6 +129,19 @@ def cmd_catalog_lineage(args) -> int:
                                              max_source_files=args.files)
     print(json.dumps(lin, indent=2, default=str) if args.json else format_lineage(lin))
     return 0
+
+
+def cmd_catalog_rebuild(args) -> int:
+    from arlm.catalog.rebuild import rebuild_catalog
+
+    home = _home(args)
+    report = rebuild_catalog(home, progress=lambda msg: print(msg, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"catalog": str(home.catalog_path), "counts": report.counts,
+                          "skipped": report.skipped}, indent=2))
+    else:
+        print(f"{home.catalog_path}: {report.summary()}")
+    return 0 if not report.skipped else 1
 
 
 def cmd_catalog_sql(args) -> int:

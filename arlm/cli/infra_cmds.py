@@ -33,6 +33,17 @@ def add_parsers(sub) -> None:
     env = isub.add_parser("env", help="print `export` lines pointing clients at the stack (eval \"$(arlm infra env)\")")
     env.set_defaults(func=cmd_env)
 
+    doc = sub.add_parser("doctor", help="find and clear what killed runs left behind: stale training-slot "
+                                        "leases, orphan processes, MLflow runs stuck RUNNING",
+                         description="Reports (and, without --dry-run, clears) the training slot's stale "
+                                     "holders and leases, processes left by earlier arlm runs whose CLI is "
+                                     "gone, and MLflow runs left RUNNING by a dead process.")
+    doc.add_argument("--dry-run", action="store_true", help="only report; change nothing")
+    doc.add_argument("--no-prefect", action="store_true",
+                     help="skip the training slot (needs the Prefect API: a temporary server starts "
+                          "when PREFECT_API_URL is not set)")
+    doc.set_defaults(func=cmd_doctor)
+
     dep = sub.add_parser("deploy", help="apply prefect.yaml (pipeline on a cron schedule + each stage) to the Prefect server")
     dep.add_argument("--only", nargs="+", metavar="NAME", help="deployment names to apply (default: all)")
     dep.add_argument("--cron", default=None, help="schedule of the pipeline deployment (default nightly '0 2 * * *')")
@@ -138,3 +149,76 @@ def cmd_deploy(args) -> int:
                          ray_address=args.ray_address, project_dir=args.project_dir)
     deploy(get_home(args.home), opts)
     return 0
+
+
+def cmd_doctor(args) -> int:
+    """Orphans, stuck MLflow runs and the training slot, in that order (cheapest first)."""
+    import os
+
+    from arlm.infra import procs, reaper
+
+    home = get_home(args.home)
+    dry = args.dry_run
+    found = 0
+    print(f"home: {home.root}{'  (dry run: nothing is changed)' if dry else ''}")
+
+    # 1. processes of earlier runs whose CLI is gone
+    pdir = home.root / "procs"
+    orphans_total = 0
+    for path in sorted(pdir.glob("*.json")) if pdir.is_dir() else []:
+        rec = reaper.read_record(path)
+        if rec is None:
+            continue
+        if procs.is_alive(rec["pid"], rec["start_time"]):
+            if rec["pid"] != os.getpid():
+                print(f"running: arlm pid {rec['pid']} ({rec.get('command', '')[:80]}), "
+                      f"{len(rec['children'])} child process(es)")
+            continue
+        live = {p: st for p, st in rec["children"].items() if procs.is_alive(p, st)}
+        for p in live:
+            print(f"orphan: pid {p} ({_cmdline(p)}) left by arlm pid {rec['pid']} ({rec.get('command', '')[:60]})")
+        orphans_total += len(live)
+        if not dry:
+            left = [p for p in reaper.terminate(live) if procs.is_alive(p, live[p])]
+            if live:
+                print(f"  stopped {len(live) - len(left)} of {len(live)}")
+            if not left:
+                path.unlink(missing_ok=True)
+    print(f"orphan processes: {orphans_total}")
+    found += orphans_total
+
+    # 2. MLflow runs left RUNNING by a dead process
+    from arlm.training.tracking import reclaim_stale_runs
+
+    stuck = reclaim_stale_runs(home.mlflow_tracking_uri, dry_run=dry) if (home.mlflow_dir / "mlflow.db").exists() \
+        or os.environ.get("MLFLOW_TRACKING_URI") else []
+    for rid in stuck:
+        print(f"stuck MLflow run {rid}: owner process is dead -> {'would mark' if dry else 'marked'} KILLED")
+    print(f"stuck MLflow runs: {len(stuck)}")
+    found += len(stuck)
+
+    # 3. the training slot (Prefect)
+    if not args.no_prefect:
+        if not os.environ.get("PREFECT_API_URL"):
+            from arlm.infra import prefect_server
+
+            prefect_server.install()
+        from arlm.infra import slots
+
+        rep = slots.inspect(slots.TRAINING_SLOT)
+        for line in slots.summary(rep):
+            print(line)
+        actions = slots.reclaim(slots.TRAINING_SLOT, dry_run=dry)
+        for line in actions:
+            print(line)
+        found += sum(1 for a in actions if "failed" not in a)
+    print("nothing to clear" if not found else (f"{found} problem(s) found" + ("" if dry else ", cleared")))
+    return 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+    return raw[:80]

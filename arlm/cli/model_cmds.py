@@ -41,7 +41,8 @@ def add_parsers(sub) -> None:
     src = e.add_mutually_exclusive_group()
     src.add_argument("--split", default=None, help="split of the model's token dataset (default: test)")
     src.add_argument("--text-file", type=Path, default=None, help="a UTF-8 text file to evaluate on")
-    e.add_argument("--samples", type=int, default=3, help="sample continuations to show (default 3)")
+    e.add_argument("--samples", type=int, default=3,
+                   help=f"sample continuations to show, 1 to {MAX_SAMPLES} (default 3)")
     e.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.set_defaults(func=run_evaluate)
@@ -90,16 +91,33 @@ def run_generate(args: argparse.Namespace) -> int:
         out.write(piece)
         out.flush()
 
+    def notice(line: str) -> None:  # e.g. a prompt cut to the model's context
+        print(f"arlm: note: {line}", file=sys.stderr, flush=True)
+
     if cfg.stop:  # a stop string is only known once complete: print the cut text at the end
-        out.write(gen.generate([args.prompt], cfg)[0])
+        out.write(gen.generate([args.prompt], cfg, on_notice=notice)[0])
     else:
-        gen.generate([args.prompt], cfg, on_text=stream)
+        gen.generate([args.prompt], cfg, on_text=stream, on_notice=notice)
     out.write("\n")
     return 0
 
 
 # -- evaluate ------------------------------------------------------------------------------------
+MAX_SAMPLES = 100
+
+
+def check_evaluate_args(args: argparse.Namespace) -> None:
+    """Numbers of ``arlm evaluate`` checked before anything loads (one-line errors, exit 2)."""
+    from arlm.errors import ConfigError
+
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples must be between 1 and {MAX_SAMPLES}, got {args.samples}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    check_evaluate_args(args)
     from arlm.evaluation.report import format_report
     from arlm.home import get_home
     from arlm.registry.evaluate import evaluate_model

@@ -30,11 +30,33 @@ def add_parsers(sub) -> None:
     c.set_defaults(func=run_compare, model="gpt/tiny")
 
 
+def preflight_train(params, models: list[str]) -> None:
+    """Bad model specs and budgets, and a deleted catalog, fail in a second with one line, before
+    Prefect and Ray start."""
+    from arlm.catalog import Catalog
+    from arlm.home import get_home
+    from arlm.stages import make_train_config
+
+    for model in models:
+        make_train_config(model, max_seconds=params.max_seconds, max_steps=params.max_steps)
+    Catalog(get_home(params.home).catalog_path).require()
+
+
+def start_flow_command(args: argparse.Namespace) -> None:
+    """The checks passed: set up the process for running flows (arlm.cli.flow_env)."""
+    from arlm.cli.flow_env import prepare_flow_command
+
+    prepare_flow_command(args.debug, args.home)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from flows.params import TrainFlowParams
     from flows.train import train
 
-    out = train(params_from_args(TrainFlowParams, args))
+    params = params_from_args(TrainFlowParams, args)
+    preflight_train(params, [params.model])
+    start_flow_command(args)
+    out = train(params)
     print(json.dumps(out, indent=2, default=str))
     return 0
 
@@ -44,6 +66,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from flows.params import CompareParams
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    out = compare(params_from_args(CompareParams, args, models=models))
+    params = params_from_args(CompareParams, args, models=models)
+    preflight_train(params, params.models)
+    start_flow_command(args)
+    out = compare(params)
     print(json.dumps(out["leaderboard"], indent=2, default=str) if args.json else out["markdown"])
     return 0

@@ -12,10 +12,12 @@ through Python strings.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from arlm.errors import DataError
 
@@ -35,6 +37,7 @@ class Policy:
     """The cleaning part of ``IngestConfig``, small and picklable for workers."""
 
     encoding_errors: str = "replace"
+    encoding: str = "utf-8"  # a canonical codec name, or "auto" (see ``choose_encoding``)
     seed: int = 0  # of the split hash, which workers compute beside the doc id
     min_chars: int = 1
     max_chars: int = 50_000_000
@@ -85,24 +88,144 @@ def looks_binary(data: bytes) -> bool:
     return n_ctrl / len(head) > 0.10
 
 
-def decode(data: bytes, uri: str, policy: Policy, tally: Tally) -> str | None:
-    """UTF-8 decode under the policy; ``None`` means the input is skipped (and tallied)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+# Byte order marks, longest first (UTF-32-LE's starts with UTF-16-LE's).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+DETECT_BYTES = 1 << 20  # what ``auto`` shows the detector (it samples within that)
+NEAR_TIE = 0.1          # charset-normalizer "chaos" within which windows-1252 is preferred
+_SINGLE_BYTE = re.compile(r"^(cp12\d\d|iso8859_\d+|latin_1|mac_\w+|cp8\d\d|cp7\d\d)$")
+
+
+def canonical_encoding(name: str) -> str:
+    """``auto``, or Python's canonical name of a text codec (``latin-1`` -> ``iso8859-1``).
+
+    ``LookupError`` for an unknown name or a codec that does not decode bytes to text (base64...).
+    """
+    key = name.strip().lower()
+    if key == "auto":
+        return "auto"
+    info = codecs.lookup(key)
+    if not getattr(info, "_is_text_encoding", True):
+        raise LookupError(f"{name} is not a text encoding")
+    return "utf-8" if info.name == "utf-8-sig" else info.name  # utf-8 drops a BOM anyway
+
+
+@lru_cache(maxsize=64)
+def ascii_compatible(encoding: str) -> bool:
+    """True when ASCII text (newline, quotes, JSON/CSV punctuation) has the same bytes in
+    ``encoding``: its files can be cut at ``\\n`` bytes and sniffed for NULs like UTF-8."""
+    probe = "\n\r\t\"',:{}[] azAZ09"
     try:
-        text = data.decode("utf-8")
+        return probe.encode(encoding) == probe.encode("ascii") and b"\n".decode(encoding) == "\n"
+    except (UnicodeError, LookupError):
+        return False
+
+
+def sniff_bom(data: bytes) -> tuple[str | None, int]:
+    """(codec, BOM length) of a byte order mark at the start of ``data``, else (None, 0)."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name, len(bom)
+    return None, 0
+
+
+def _family(encoding: str) -> str:
+    return "-".join(encoding.split("-")[:2]) if encoding.startswith("utf-") else encoding
+
+
+def detect_encoding(data: bytes) -> str:
+    """``auto``: UTF-8 when the bytes are valid UTF-8, else charset-normalizer's best guess
+    (``utf-8`` when it has none: the ``encoding_errors`` policy then decides)."""
+    if data.isascii():
+        return "utf-8"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data[:DETECT_BYTES])
+    best = matches.best()
+    if best is None:
+        return "utf-8"
+    # Short Western text leaves several single-byte code pages nearly tied (latin-1 "déjà" read
+    # as cp1257 "déją"); like the WHATWG default for undeclared text, windows-1252 wins a near tie.
+    if _SINGLE_BYTE.match(best.encoding):
+        for m in matches:
+            if m.encoding == "cp1252" and m.chaos <= best.chaos + NEAR_TIE:
+                best = m
+                break
+    try:
+        found = canonical_encoding(best.encoding)
+    except LookupError:
+        return "utf-8"
+    # a detection on a sample must not cut a file at bytes that are not newlines
+    return found if ascii_compatible(found) else "utf-8"
+
+
+def choose_encoding(data: bytes, policy: Policy, at_start: bool = True) -> tuple[str, int]:
+    """(codec, BOM bytes to drop) for ``data`` under ``policy.encoding``.
+
+    ``utf-8`` (the default) and ``auto`` honour a byte order mark (UTF-8, UTF-16 or UTF-32, LE or
+    BE); without one, ``utf-8`` decodes as UTF-8 and ``auto`` asks ``detect_encoding``. Any other
+    name is used as given (a BOM of the same family is dropped). ``at_start`` is False for a
+    slice that does not begin the file (no BOM there).
+    """
+    bom, n = sniff_bom(data) if at_start else (None, 0)
+    want = policy.encoding
+    if want in ("utf-8", "auto"):
+        if bom:
+            return bom, n
+        return ("utf-8", 0) if want == "utf-8" else (detect_encoding(data), 0)
+    if bom and _family(bom) == _family(want):
+        return bom, n
+    return want, 0
+
+
+def may_be_binary_checked(data: bytes, policy: Policy) -> bool:
+    """Whether the raw-bytes binary sniff (NUL bytes) applies: not to UTF-16/32 text, whose
+    ASCII characters hold NUL bytes (such text is sniffed after decoding instead)."""
+    bom, _ = sniff_bom(data[:4])
+    if bom is not None and not ascii_compatible(bom) and policy.encoding in ("utf-8", "auto"):
+        return False
+    return policy.encoding in ("utf-8", "auto") or ascii_compatible(policy.encoding)
+
+
+def decode_text(data: bytes, encoding: str, uri: str, policy: Policy, tally: Tally,
+                outcome=None, name: str | None = None, offset: int = 0) -> str | None:
+    """``data`` decoded as ``encoding`` under ``policy.encoding_errors``; ``None``: skipped (tallied).
+
+    Counted as ``utf8:ok`` / ``utf8:replaced`` whatever the codec (historic names: "decoded
+    cleanly" / "needed U+FFFD"); ``outcome`` (a ``FileOutcome``) gets the codec and a flag when
+    bytes were replaced, so the report can name those files. A strict error names ``name`` (else
+    ``uri``) and the byte at ``offset`` + the bad byte's index.
+    """
+    if outcome is not None:
+        outcome.encoding = encoding
+    try:
+        text = data.decode(encoding)
         tally.add("utf8:ok")
         return text
     except UnicodeDecodeError as exc:
+        label = "UTF-8" if encoding == "utf-8" else encoding
         if policy.encoding_errors == "strict":
             raise DataError(
-                f"{uri}: not valid UTF-8 at byte {exc.start} (encoding_errors=strict; "
-                "use 'replace' or 'skip')") from None
+                f"{name or uri}: not valid {label} at byte {offset + exc.start} (encoding_errors=strict; "
+                "use 'replace' or 'skip', or --encoding NAME|auto)") from None
         if policy.encoding_errors == "skip":
-            tally.skip(uri, "invalid-utf8")
+            tally.skip(uri, "invalid-utf8" if encoding == "utf-8" else f"invalid-{encoding}")
             return None
         tally.add("utf8:replaced")
-        return data.decode("utf-8", errors="replace")
+        if outcome is not None:
+            outcome.replaced = True
+        return data.decode(encoding, errors="replace")
+
+
+def decode(data: bytes, uri: str, policy: Policy, tally: Tally, outcome=None) -> str | None:
+    """Decode under the policy (BOM, ``encoding``, ``encoding_errors``); ``None``: skipped."""
+    encoding, n = choose_encoding(data, policy)
+    return decode_text(data[n:], encoding, uri, policy, tally, outcome)
 
 
 def strip_bytes_controls(data: bytes) -> bytes:
@@ -215,22 +338,40 @@ def clean_document(text: str, uri: str, policy: Policy, tally: Tally,
     return b"".join(encoded), spans
 
 
-def clean_file_bytes(data: bytes, uri: str, policy: Policy, tally: Tally) -> Cleaned | None:
-    """A whole text file (already read) to cleaned segments: binary sniff, decode, clean."""
-    if looks_binary(data):
+def clean_file_bytes(data: bytes, uri: str, policy: Policy, tally: Tally, outcome=None) -> Cleaned | None:
+    """A whole text file (already read) to cleaned segments: binary sniff, decode, clean.
+
+    ``outcome`` (a ``FileOutcome``, optional) records the codec used and whether bytes were
+    replaced.
+    """
+    if may_be_binary_checked(data, policy) and looks_binary(data):
         tally.skip(uri, "binary")
         return None
+    encoding, n = choose_encoding(data, policy)
+    if n:
+        data = data[n:]
+    if encoding != "utf-8":
+        text = decode_text(data, encoding, uri, policy, tally, outcome, offset=n)
+        if text is None:
+            return None
+        if "\x00" in text[:BINARY_SNIFF_BYTES]:
+            tally.skip(uri, "binary")
+            return None
+        if longest_line_exceeds(text, policy.max_line_chars):
+            tally.skip(uri, "line-longer-than-max_line_chars")
+            return None
+        return clean_document(text, uri, policy, tally)
     if policy.strip_control:
         data = strip_bytes_controls(data)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     if data.isascii():  # valid UTF-8, already NFC, no C1 controls: the fast path
         tally.add("utf8:ok")
+        if outcome is not None:
+            outcome.encoding = "utf-8"
         if longest_line_exceeds(data, policy.max_line_chars):
             tally.skip(uri, "line-longer-than-max_line_chars")
             return None
         return _ascii_document(data, uri, policy, tally)
-    text = decode(data, uri, policy, tally)
+    text = decode_text(data, "utf-8", uri, policy, tally, outcome, offset=n)
     if text is None:
         return None
     if longest_line_exceeds(text, policy.max_line_chars):

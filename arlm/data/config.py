@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from arlm.errors import ConfigError
 
@@ -31,10 +31,17 @@ class IngestConfig(BaseModel):
     val_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for validation.")
     test_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for test.")
     seed: int = Field(0, description="Salt of the hash that assigns documents to splits.")
+    encoding: str = Field(
+        "utf-8",
+        description=("How input bytes become text: 'utf-8' (default; a UTF-8, UTF-16 or UTF-32 byte "
+                     "order mark is honoured), any Python codec name ('latin-1', 'cp1252', 'utf-16'...), "
+                     "or 'auto' (BOM, else UTF-8 when valid, else charset-normalizer's guess per file)."),
+    )
     encoding_errors: Literal["strict", "replace", "skip"] = Field(
         "replace",
-        description=("Invalid UTF-8: 'strict' fails the ingest naming the file, 'replace' keeps "
-                     "the text with U+FFFD, 'skip' drops the file; each case is counted."),
+        description=("Bytes invalid in the encoding: 'strict' fails the ingest naming the file, "
+                     "'replace' keeps the text with U+FFFD (the report and the CLI name each such "
+                     "file), 'skip' drops the file (a JSONL line); each case is counted."),
     )
     min_chars: int = Field(1, ge=0, description="Documents shorter than this (after cleaning) are skipped.")
     max_chars: int = Field(
@@ -70,6 +77,19 @@ class IngestConfig(BaseModel):
         None, description="Run the read/clean step as Ray tasks on this cluster ('auto' for a running one). Not hashed.",
     )
     progress: bool = Field(False, description="Print files read and MB/s on stderr. Not hashed.")
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _encoding(cls, value):
+        from arlm.data.cleaning import canonical_encoding
+
+        if not isinstance(value, str):
+            raise ConfigError(f"encoding must be a codec name or 'auto', got {value!r}")
+        try:
+            return canonical_encoding(value)
+        except LookupError:
+            raise ConfigError(f"unknown text encoding {value!r}: give a Python codec name "
+                              "(utf-8, utf-16, latin-1, cp1252...) or 'auto'") from None
 
     @model_validator(mode="after")
     def _check(self) -> "IngestConfig":

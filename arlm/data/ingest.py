@@ -98,9 +98,18 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     if not sum(counts.values()):
         raise DataError(f"{plan.spec}: no documents left after cleaning ({_why(tally)})")
     moves = guard.moves(counts)
+    for split, _, _ in moves:
+        counts["train"] -= 1
+        counts[split] += 1
+    check_splits(plan.spec, counts, guard.needed, tally.counts.get("segmented-documents", 0) > 0)
     for split, unit_index, doc_id in moves:
         sink.move(doc_id, unit_index, "train", split)
     split_counts, content = sink.summary()
+    n_kept = sum(c["n_docs"] for c in split_counts.values())
+    n_dupes = tally.counts.get("skipped:duplicate", 0)
+    if n_kept != tally.counts.get("emitted-documents", 0) - n_dupes:  # an ingest bug, not bad input
+        raise RuntimeError(f"ingest counts disagree: {tally.counts.get('emitted-documents', 0)} documents "
+                           f"emitted - {n_dupes} duplicates != {n_kept} in the splits")
     elapsed = time.perf_counter() - started
     stats = {
         "splits": split_counts,
@@ -109,8 +118,7 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
         "n_input_files": len(plan.entries),
         "n_input_bytes": plan.n_bytes,
         "content_sha256": content,
-        "cleaning": build_report(tally, list(outcomes.values()), tally.counts.get("skipped:duplicate", 0),
-                                 len(moves), policy),
+        "cleaning": build_report(tally, list(outcomes.values()), n_dupes, len(moves), policy),
         "ingest_seconds": round(elapsed, 3),
         "backend": backend,
         "workers": n_workers,
@@ -126,7 +134,8 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     atomic_write_json(tmp / "sources.json", {
         "entries": [{"uri": e.uri, "size": e.size, "mtime_ns": e.mtime_ns, "sha256": e.sha256}
                     for e in plan.entries],
-        "outcomes": [{"uri": o.uri, "n_docs": o.n_docs, "n_bytes": o.n_bytes, "reason": o.reason}
+        "outcomes": [{"uri": o.uri, "n_docs": o.n_docs, "n_bytes": o.n_bytes, "reason": o.reason,
+                      "encoding": o.encoding, "replaced": o.replaced}
                      for o in outcomes.values()],
     })
     atomic_write_json(tmp / "corpus.json", meta)
@@ -142,6 +151,30 @@ def _merge_outcomes(outcomes: dict[str, FileOutcome], new: list[FileOutcome]) ->
         prev.n_docs += o.n_docs
         prev.n_bytes += o.n_bytes
         prev.reason = "" if prev.n_docs else (prev.reason or o.reason)
+        prev.replaced = prev.replaced or o.replaced
+        prev.encoding = prev.encoding or o.encoding
+
+
+def check_splits(spec: str, counts: dict[str, int], needed: list[str], segmented: bool = False) -> None:
+    """Refuse a corpus whose train split, or a held-out split with a non-zero fraction, would be
+    empty: training or evaluation would fail on it much later, after the costly steps."""
+    empty = [s for s in ["train", *needed] if counts.get(s, 0) == 0]
+    if not empty:
+        return
+    n = sum(counts.values())
+    fixes = ["more text"]
+    if segmented:
+        fixes.append("a smaller --segment-chars (long documents cut into more pieces)")
+    held = [s for s in empty if s != "train"]
+    if "train" in empty:
+        fixes.append("smaller --val-fraction/--test-fraction")
+    if held:
+        fixes.append(" ".join(f"--{s}-fraction 0" for s in held)
+                     + (f" (no {held[0]} split)" if len(held) == 1 else " (no such splits)"))
+    raise DataError(
+        f"{spec}: only {n} document{'s' if n != 1 else ''} after cleaning (train {counts.get('train', 0)}, "
+        f"val {counts.get('val', 0)}, test {counts.get('test', 0)}): the {' and '.join(empty)} "
+        f"split{'s' if len(empty) > 1 else ''} would be empty; give {', '.join(fixes[:-1])} or {fixes[-1]}")
 
 
 def _place_parts(index: int, result, sink: PartSink, guard: HeldOutGuard, counts: dict[str, int],

@@ -12,8 +12,19 @@ import hashlib
 import io
 import json
 import sys
+from pathlib import Path
 
-from arlm.data.cleaning import Cleaned, Policy, Tally, clean_document, clean_file_bytes
+from arlm.data.cleaning import (
+    Cleaned,
+    Policy,
+    Tally,
+    ascii_compatible,
+    choose_encoding,
+    clean_document,
+    clean_file_bytes,
+    decode_text,
+    may_be_binary_checked,
+)
 from arlm.data.splits import hash_unit
 from arlm.data.units import FileEntry, FileOutcome, Job, Unit, UnitResult
 from arlm.errors import DataError
@@ -39,6 +50,7 @@ def _emit(result: UnitResult, uri: str, cleaned: Cleaned | None, outcome: FileOu
     data, spans = cleaned
     view = memoryview(data)
     multi = len(spans) > 1
+    result.tally.add("emitted-documents", len(spans))  # before duplicates are dropped
     for i, (a, b) in enumerate(spans):
         piece = view[a:b]
         digest = hashlib.sha256(piece).hexdigest()
@@ -63,7 +75,7 @@ def _read_file_bounded(entry: FileEntry, policy: Policy, tally: Tally) -> bytes 
     try:
         with open(entry.path, "rb") as f:
             while block := f.read(READ_CHUNK):
-                if not chunks and b"\x00" in block[:8192]:
+                if not chunks and b"\x00" in block[:8192] and may_be_binary_checked(block, policy):
                     tally.skip(entry.uri, "binary")
                     return None
                 nl = block.rfind(b"\n")
@@ -102,7 +114,7 @@ def _read_text(unit: Unit, policy: Policy, result: UnitResult) -> None:
         if data is None:
             outcome.reason = _last_reason(result.tally, entry.uri)
             continue
-        cleaned = clean_file_bytes(data, entry.uri, policy, result.tally)
+        cleaned = clean_file_bytes(data, entry.uri, policy, result.tally, outcome)
         if cleaned is None:
             outcome.reason = _last_reason(result.tally, entry.uri)
         _emit(result, entry.uri, cleaned, outcome, policy)
@@ -112,9 +124,14 @@ def _last_reason(tally: Tally, uri: str) -> str:
     return tally.last[1] if tally.last[0] == uri else "skipped"
 
 
+# A record whose text field is null or missing: the same for every tabular format (a CSV row
+# too short for the column, a JSONL object without the key or with null, a Parquet/HF null).
+MISSING = "missing-or-null-text"
+
+
 def _clean_record(value, uri: str, policy: Policy, result: UnitResult, outcome: FileOutcome) -> None:
     if value is None:
-        result.tally.skip(uri, "null-text")
+        result.tally.skip(uri, MISSING)
         return
     if not isinstance(value, str):
         result.tally.skip(uri, "not-a-string")
@@ -134,31 +151,71 @@ def _read_range(unit: Unit) -> tuple[FileEntry, bytes, int]:
         raise DataError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
-    entry, data, _ = _read_range(unit)
-    col = unit.column or "text"
-    outcome = FileOutcome(entry.uri, n_bytes=len(data))
-    result.outcomes.append(outcome)
-    result.n_input_bytes += len(data)
+def _decoded_lines(entry: FileEntry, data: bytes, start: int, first_line: int, policy: Policy,
+                   result: UnitResult, outcome: FileOutcome):
+    """(line number, text) of each non-blank line of a JSONL slice, decoded under the policy.
+
+    ASCII-compatible codecs decode line by line (``skip`` drops a line, ``strict`` names it);
+    UTF-16/32 slices (always whole files) are decoded at once.
+    """
+    encoding, n = choose_encoding(data, policy, at_start=start == 0)
+    data = data[n:]
+    outcome.encoding = encoding
+    label = "UTF-8" if encoding == "utf-8" else encoding
+    if not ascii_compatible(encoding):
+        text = decode_text(data, encoding, entry.uri, policy, result.tally, outcome)
+        if text is None:
+            outcome.reason = _last_reason(result.tally, entry.uri)
+            return
+        for lineno, line in enumerate(text.split("\n"), start=first_line):
+            if not line.strip():
+                continue
+            if len(line) > policy.max_chars:
+                result.tally.skip(f"{entry.uri}:{lineno}", "longer-than-max_chars")
+                continue
+            yield lineno, line
+        return
     lines = data.split(b"\n")
     del data
-    for lineno, raw in enumerate(lines, start=unit.first_line):
+    for lineno, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         if len(raw) > 4 * policy.max_chars:
             result.tally.skip(f"{entry.uri}:{lineno}", "longer-than-max_chars")
             continue
         try:
-            line = raw.decode("utf-8")
+            line = raw.decode(encoding)
         except UnicodeDecodeError:
             if policy.encoding_errors == "strict":
-                raise DataError(f"{entry.path}: line {lineno} is not valid UTF-8 "
-                                "(encoding_errors=strict)") from None
+                raise DataError(f"{entry.path}: line {lineno} is not valid {label} "
+                                "(encoding_errors=strict; or --encoding NAME|auto)") from None
             if policy.encoding_errors == "skip":
-                result.tally.skip(f"{entry.uri}:{lineno}", "invalid-utf8")
+                result.tally.skip(f"{entry.uri}:{lineno}",
+                                  "invalid-utf8" if encoding == "utf-8" else f"invalid-{encoding}")
                 continue
             result.tally.add("utf8:replaced")
-            line = raw.decode("utf-8", errors="replace")
+            outcome.replaced = True
+            line = raw.decode(encoding, errors="replace")
+        yield lineno, line
+    if not outcome.replaced:
+        result.tally.add("utf8:ok")
+
+
+def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
+    """JSON objects, one a line; the text is field ``unit.column`` (``text`` when none is given).
+
+    A record whose field is null or missing is skipped and counted (``missing-or-null-text``,
+    examples name file:line); a slice in which no record has a value for it fails, naming the
+    file, since the field name is then wrong.
+    """
+    entry, data, start = _read_range(unit)
+    col = unit.column or "text"
+    outcome = FileOutcome(entry.uri, n_bytes=len(data))
+    result.outcomes.append(outcome)
+    result.n_input_bytes += len(data)
+    n_missing = n_present = 0
+    first_missing: tuple[int, list[str]] | None = None
+    for lineno, line in _decoded_lines(entry, data, start, unit.first_line, policy, result, outcome):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -166,12 +223,21 @@ def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
         if not isinstance(record, dict):
             raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, "
                             "expected an object")
-        if col not in record:
-            fields = ", ".join(sorted(record)[:10])
-            raise DataError(f"{entry.path}: line {lineno} has no column {col!r} (fields: {fields})")
-        _clean_record(record[col], f"{entry.uri}:{lineno}", policy, result, outcome)
+        value = record.get(col)
+        if value is None:
+            n_missing += 1
+            if first_missing is None:
+                first_missing = (lineno, sorted(record)[:10])
+        else:
+            n_present += 1
+        _clean_record(value, f"{entry.uri}:{lineno}", policy, result, outcome)
+    if n_missing and not n_present:
+        lineno, fields = first_missing  # type: ignore[misc]
+        raise DataError(f"{entry.path}: no record has a {col!r} field (null or missing on all "
+                        f"{n_missing}; line {lineno} has fields: {', '.join(fields) or 'none'}); "
+                        f"name the text field as {Path(entry.path).name}:FIELD")
     if not outcome.n_docs:
-        outcome.reason = "no-documents"
+        outcome.reason = outcome.reason or "no-documents"
 
 
 def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
@@ -181,20 +247,12 @@ def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
     result.outcomes.append(outcome)
     result.n_input_bytes += len(data)
     csv.field_size_limit(min(sys.maxsize, 4 * policy.max_chars))
-    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if policy.encoding_errors == "strict":
-            raise DataError(f"{entry.path}: not valid UTF-8 at byte {start + exc.start} "
-                            "(encoding_errors=strict)") from None
-        if policy.encoding_errors == "skip":
-            result.tally.skip(entry.uri, "invalid-utf8")
-            outcome.reason = "invalid-utf8"
-            return
-        result.tally.add("utf8:replaced")
-        text = data.decode("utf-8", errors="replace")
+    encoding, n = choose_encoding(data, policy, at_start=start == 0)
+    text = decode_text(data[n:], encoding, entry.uri, policy, result.tally, outcome,
+                       name=entry.path, offset=start + n)
+    if text is None:
+        outcome.reason = _last_reason(result.tally, entry.uri)
+        return
     del data
     reader = csv.DictReader(io.StringIO(text, newline=""), fieldnames=list(unit.header) or None)
     try:
@@ -202,7 +260,8 @@ def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
             raise DataError(f"{entry.path}: empty CSV file (no header row)")
         if col not in reader.fieldnames:
             raise DataError(f"{entry.path}: no column {col!r} in the CSV header "
-                            f"(columns: {', '.join(reader.fieldnames[:10])})")
+                            f"(columns: {', '.join(reader.fieldnames[:10])}); name the text column "
+                            f"as {Path(entry.path).name}:COLUMN")
         line_base = unit.first_line - 1
         prev = reader.line_num
         for row in reader:

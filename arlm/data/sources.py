@@ -7,7 +7,9 @@ every input problem that can be seen this early is raised here, before the lake 
 SPEC forms::
 
     stdlib-docs | stdlib-code            the running Python's standard library (tests excluded)
-    PATH                                 a text file, or a folder of text files (--include/--exclude)
+    PATH                                 a text file, or a folder of text files (--include/--exclude);
+                                         .jsonl / .csv / .parquet files in it are read from their
+                                         ``text`` field (an error names a file that has none)
     PATH:COLUMN                          .jsonl / .csv / .parquet file (or a folder of them)
     https://host/file[#sha256=HEX]       downloaded to the home's cache, verified, then as PATH
     hf:NAME_OR_SAVED_DIR[:COLUMN]        a Hugging Face dataset (``datasets`` installed)
@@ -33,6 +35,7 @@ from arlm.data.units import FileEntry, Unit
 from arlm.errors import ConfigError, DataError
 
 TABULAR_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+DEFAULT_COLUMN = "text"      # the field read from a tabular file given without :COLUMN
 UNIT_BYTES = 16 << 20        # input bytes per work unit (bounds a worker's memory)
 UNIT_FILES = 256             # files per work unit (bounds scheduling overhead for tiny files)
 STDLIB_EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test",
@@ -139,7 +142,7 @@ def _plan_path(path: Path, column: str | None, cfg: IngestConfig, uri_base: str 
     if path.is_dir():
         files = list(walk_folder(path, cfg.include, cfg.exclude, cfg.follow_symlinks))
         if column:
-            files = [f for f in files if Path(f.path).suffix.lower() in TABULAR_EXT]
+            files = [f for f in files if is_tabular(f.path)]
         if not files:
             what = "no .jsonl/.csv/.parquet files" if column else "no files"
             if cfg.include or cfg.exclude:
@@ -150,11 +153,21 @@ def _plan_path(path: Path, column: str | None, cfg: IngestConfig, uri_base: str 
         files = [FileEntry(uri_base or path.name, str(path), st.st_size, st.st_mtime_ns)]
         kind = "file"
     if column:
-        units = [u for f in files for u in _tabular_units(f, column)]
+        units = [u for f in files for u in _tabular_units(f, column, cfg.encoding)]
         kind = "tabular"
     else:
-        units = pack_files(files, "text")
+        # .jsonl/.csv/.parquet files given without :COLUMN are records, not text: their
+        # ``text`` field is read (an error names the file when they have none)
+        tabular = [f for f in files if is_tabular(f.path)]
+        units = [u for f in tabular for u in _tabular_units(f, DEFAULT_COLUMN, cfg.encoding)]
+        units += pack_files([f for f in files if not is_tabular(f.path)], "text")
+        if tabular and len(tabular) == len(files):
+            kind = "tabular"
     return SourcePlan(spec=spec, kind=kind, entries=files, units=units)
+
+
+def is_tabular(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in TABULAR_EXT
 
 
 def walk_folder(root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
@@ -214,17 +227,33 @@ def pack_files(files: list[FileEntry], kind: str, max_files: int = UNIT_FILES) -
     return units
 
 
-def _tabular_units(entry: FileEntry, column: str) -> list[Unit]:
+def _whole_file_only(entry: FileEntry, encoding: str) -> bool:
+    """UTF-16/32 text (by BOM or by the given codec) cannot be cut at ``\\n`` bytes: one unit."""
+    from arlm.data.cleaning import ascii_compatible, sniff_bom
+
+    if encoding not in ("utf-8", "auto"):
+        return not ascii_compatible(encoding)
+    try:
+        with open(entry.path, "rb") as f:
+            bom, _ = sniff_bom(f.read(4))
+    except OSError as exc:
+        raise DataError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
+    return bom is not None and not ascii_compatible(bom)
+
+
+def _tabular_units(entry: FileEntry, column: str, encoding: str = "utf-8") -> list[Unit]:
     fmt = TABULAR_EXT.get(Path(entry.path).suffix.lower())
     if fmt is None:
         raise ConfigError(f"{entry.path}: a text column ({column!r}) needs a .jsonl, .csv or "
                           ".parquet file")
+    if fmt in ("jsonl", "csv") and _whole_file_only(entry, encoding):
+        return [Unit(fmt, (entry,), column=column)]
     if fmt == "jsonl":
         return [Unit("jsonl", (entry,), column=column, byte_range=(a, b), first_line=line)
                 for a, b, line in record_ranges(Path(entry.path), UNIT_BYTES)]
     if fmt == "csv":
         ranges = record_ranges(Path(entry.path), UNIT_BYTES, quoted=True)
-        header = _csv_header(entry) if len(ranges) > 1 else ()
+        header = _csv_header(entry, encoding) if len(ranges) > 1 else ()
         return [Unit("csv", (entry,), column=column, byte_range=(a, b), first_line=line,
                      header=header if a > 0 else ()) for a, b, line in ranges]
     import pyarrow.parquet as pq
@@ -235,7 +264,8 @@ def _tabular_units(entry: FileEntry, column: str) -> list[Unit]:
     except Exception as exc:
         raise DataError(f"{entry.path}: cannot read Parquet ({exc})") from None
     if column not in schema.names:
-        raise DataError(f"{entry.path}: no column {column!r} (columns: {', '.join(schema.names[:10])})")
+        raise DataError(f"{entry.path}: no column {column!r} (columns: {', '.join(schema.names[:10])}); "
+                        f"name the text column as {Path(entry.path).name}:COLUMN")
     units, batch, size = [], [], 0
     for rg in range(pf.metadata.num_row_groups):
         rg_size = pf.metadata.row_group(rg).total_byte_size
@@ -249,11 +279,12 @@ def _tabular_units(entry: FileEntry, column: str) -> list[Unit]:
     return units
 
 
-def _csv_header(entry: FileEntry) -> tuple[str, ...]:
+def _csv_header(entry: FileEntry, encoding: str = "utf-8") -> tuple[str, ...]:
     """Column names of a CSV file (its first record), for ranges that start past it."""
     import csv
 
-    with open(entry.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+    codec = "utf-8-sig" if encoding in ("utf-8", "auto") else encoding
+    with open(entry.path, encoding=codec, errors="replace", newline="") as f:
         row = next(csv.reader(f), None)
     if not row:
         raise DataError(f"{entry.path}: empty CSV file (no header row)")

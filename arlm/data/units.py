@@ -60,6 +60,8 @@ class FileOutcome:
     n_docs: int = 0
     n_bytes: int = 0
     reason: str = ""
+    encoding: str = ""      # the codec its bytes were decoded with ("" when not decoded)
+    replaced: bool = False  # some bytes were not valid in that codec and became U+FFFD
 
 
 @dataclass(frozen=True)

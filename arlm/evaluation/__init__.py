@@ -5,9 +5,28 @@ nats, summed over every predicted token) divided by the UTF-8 byte count of that
 Unlike per-token loss it does not reward a tokenizer for cutting text into more or fewer pieces
 (the convention of Paloma and Marin), and it sits on the same scale as general-purpose compressors,
 whose bits per byte are printed beside it as baselines.
+
+Exports are imported on first use (``arlm.evaluation.checks`` must not pull in torch: the catalog
+imports it).
 """
 
-from arlm.evaluation.baselines import compression_baselines, unigram_bits_per_byte
-from arlm.evaluation.metrics import evaluate_tokens
+from __future__ import annotations
 
-__all__ = ["evaluate_tokens", "compression_baselines", "unigram_bits_per_byte"]
+from typing import Any
+
+_EXPORTS = {
+    "evaluate_tokens": "arlm.evaluation.metrics",
+    "compression_baselines": "arlm.evaluation.baselines",
+    "unigram_bits_per_byte": "arlm.evaluation.baselines",
+    "check_finite_metrics": "arlm.evaluation.checks",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'arlm.evaluation' has no attribute {name!r}")

@@ -82,6 +82,9 @@ def evaluate_tokens(model: Any, tokens: np.ndarray, n_bytes: int, block_size: in
     finally:
         model.train(was_training)
     loss = total_nats / n_tokens
+    if not math.isfinite(loss):
+        raise DataError(f"evaluation gave a non-finite loss ({loss}) over {n_tokens} tokens: the model's "
+                        "weights are broken (corrupted file or diverged training); nothing recorded")
     return {
         "loss": loss,
         "perplexity": math.exp(min(loss, 700.0)),

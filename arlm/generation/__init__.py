@@ -5,9 +5,9 @@ Only torch is needed for ``generate`` (token ids in, token ids out); ``TextGener
 """
 
 from arlm.generation.config import GenerationConfig
-from arlm.generation.decode import generate
+from arlm.generation.decode import PromptTruncatedWarning, generate
 
-__all__ = ["GenerationConfig", "generate", "TextGenerator"]
+__all__ = ["GenerationConfig", "generate", "PromptTruncatedWarning", "TextGenerator"]
 
 
 def __getattr__(name: str):

@@ -95,8 +95,5 @@ class GenerationConfig:
             raise ConfigError(f"generation option seed must be an integer, got {self.seed!r}")
 
     def check_context(self, max_context: int | None, kind: str = "model") -> None:
-        """Reject ``max_new_tokens`` that cannot fit the model's context window with a prompt token."""
-        if max_context is not None and self.max_new_tokens >= max_context:
-            raise ConfigError(f"generation option max_new_tokens={self.max_new_tokens} does not fit the "
-                              f"context limit of this {kind} model ({max_context} tokens, prompt "
-                              f"included): use at most {max_context - 1}")
+        """Kept for callers of the old API: any ``max_new_tokens`` now fits, since generation
+        slides the window past a model's context (see ``arlm.generation.steppers``)."""

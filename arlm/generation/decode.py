@@ -9,9 +9,11 @@ the same code for the KV cache, recurrent state and n-gram context. The price is
 tokens beyond the shortest prompt are consumed one per step rather than in one prefill. Finished
 rows are dropped from the batch (``reorder_state``) so they cost nothing afterwards.
 
-Context limit: kinds with ``max_context`` (the GPT) reject ``max_new_tokens >= max_context`` and
-keep only the last ``max_context - max_new_tokens`` tokens of longer prompts (left truncation), so
-prompt plus generation always fit the window; no sliding window during generation.
+Context limit: kinds with ``max_context`` (the GPT) generate any number of tokens by sliding the
+window (see ``steppers``): each token is predicted from the last ``max_context`` tokens, as nanoGPT
+and ``transformers`` do. A prompt longer than the context keeps its last ``max_context`` tokens
+(all the model can see when predicting); that truncation is announced through ``on_notice``, or
+a ``PromptTruncatedWarning`` when no callback is given, never done silently.
 
 Beam search runs prompt by prompt (the batch dimension holds the beams); ``on_token`` then fires
 once the best hypothesis is known, since beams are not final before the end.
@@ -19,6 +21,7 @@ once the best hypothesis is known, since beams are not final before the end.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import torch
@@ -30,6 +33,18 @@ from arlm.generation.steppers import make_stepper
 from arlm.generation.stopping import StopChecker
 
 OnToken = Callable[[int, int], None]  # (prompt index, token id)
+OnNotice = Callable[[str], None]      # a one-line notice for the user (the CLI prints it on stderr)
+
+
+class PromptTruncatedWarning(UserWarning):
+    """A prompt was longer than the model's context: only its last tokens were used."""
+
+
+def notify(message: str, on_notice: OnNotice | None) -> None:
+    if on_notice is not None:
+        on_notice(message)
+    else:
+        warnings.warn(message, PromptTruncatedWarning, stacklevel=4)
 
 
 def model_device(model: Any) -> torch.device:
@@ -40,12 +55,12 @@ def model_device(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def _prepare_prompts(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig) -> list[list[int]]:
+def _prepare_prompts(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig,
+                     on_notice: OnNotice | None = None) -> list[list[int]]:
     if not prompts:
         raise ConfigError("generate: no prompts given")
     kind = getattr(model, "kind", "model")
     limit = getattr(model, "max_context", None)
-    cfg.check_context(limit, kind)
     vocab = getattr(getattr(model, "config", None), "vocab_size", None)
     out = []
     for i, prompt in enumerate(prompts):
@@ -54,22 +69,27 @@ def _prepare_prompts(model: Any, prompts: Sequence[Sequence[int]], cfg: Generati
             raise ConfigError(f"generate: prompt {i} is empty (give at least one token)")
         if vocab is not None and (min(ids) < 0 or max(ids) >= vocab):
             raise ConfigError(f"generate: prompt {i} has token ids outside [0, {vocab})")
-        if limit is not None:
-            ids = ids[-(limit - cfg.max_new_tokens):]
+        if limit is not None and len(ids) > limit:
+            which = f"prompt {i} " if len(prompts) > 1 else "the prompt "
+            notify(f"{which}has {len(ids):,} tokens, more than the {limit:,}-token context of this "
+                   f"{kind} model: only its last {limit:,} tokens are used", on_notice)
+            ids = ids[-limit:]
         out.append(ids)
     return out
 
 
 def generate(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig,
              on_token: OnToken | None = None,
-             decode: Callable[[list[int]], str] | None = None) -> list[list[int]]:
+             decode: Callable[[list[int]], str] | None = None,
+             on_notice: OnNotice | None = None) -> list[list[int]]:
     """New token ids for each prompt (prompt excluded, stop token ids excluded).
 
     ``on_token(row, token_id)`` is called as each token is chosen (streaming). ``decode`` turns ids
     into text; it is needed only for ``cfg.stop`` strings. With ``cfg.seed`` sampling is
-    reproducible for the same prompts, batch and device.
+    reproducible for the same prompts, batch and device. ``on_notice(line)`` receives notices
+    (a prompt cut to the model's context); without it they are ``PromptTruncatedWarning``s.
     """
-    rows = _prepare_prompts(model, prompts, cfg)
+    rows = _prepare_prompts(model, prompts, cfg, on_notice)
     stopper = StopChecker(cfg, decode)
     was_training = model.training
     model.eval()

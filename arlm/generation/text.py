@@ -103,11 +103,14 @@ class TextGenerator:
 
     # -- generation ------------------------------------------------------------------------------
     def generate(self, prompts: list[str], cfg: GenerationConfig,
-                 on_text: Callable[[int, str], None] | None = None) -> list[str]:
+                 on_text: Callable[[int, str], None] | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> list[str]:
         """Continuations of ``prompts`` (prompt text excluded), cut before the first stop string.
 
         ``on_text(row, piece)`` streams text pieces as tokens arrive (a stop string may already
         have been streamed when it is detected; the returned text is cut before it).
+        ``on_notice(line)`` gets notices such as a prompt cut to the model's context (without it,
+        a ``PromptTruncatedWarning``).
         """
         ids = []
         for i, p in enumerate(prompts):
@@ -121,7 +124,8 @@ class TextGenerator:
                 piece = streams.setdefault(row, StreamDecoder(self.decode)).push(tok)
                 if piece:
                     on_text(row, piece)
-        out = generate(self.model, ids, self.config(cfg), on_token=on_token, decode=self.decode)
+        out = generate(self.model, ids, self.config(cfg), on_token=on_token, decode=self.decode,
+                       on_notice=on_notice)
         if on_text is not None:
             for row, stream in streams.items():
                 piece = stream.flush()

@@ -184,3 +184,71 @@ def log_tail(path: str | Path, n: int = 15) -> str:
     except FileNotFoundError:
         return ""
     return "\n".join(lines[-n:])
+
+
+# --------------------------------------------------------------------------------------------
+# Children that die with their parent
+# --------------------------------------------------------------------------------------------
+PR_SET_PDEATHSIG = 1
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
+    """Linux: have the kernel send ``sig`` to this process when its parent *thread* exits (meant
+    for a ``preexec_fn`` run in the child). False where unsupported."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent_preexec(sig: int = signal.SIGTERM):
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child gets ``sig`` when the parent dies,
+    even by SIGKILL, and gets it at once if the parent already died while it was being forked."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        set_parent_death_signal(sig)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+def watch_parent(parent_pid: int, on_parent_death=None, every: float = 1.0) -> "threading.Thread":
+    """A daemon thread that calls ``on_parent_death`` (default: SIGTERM to this process, then
+    exit after 10 s) once ``parent_pid`` is no longer this process's parent. Unlike
+    PR_SET_PDEATHSIG it is bound to the parent process, not to the thread that forked us."""
+    import threading
+
+    def default() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)
+        os._exit(1)
+
+    def loop() -> None:
+        while os.getppid() == parent_pid and is_alive(parent_pid):
+            time.sleep(every)
+        (on_parent_death or default)()
+
+    t = threading.Thread(target=loop, daemon=True, name=f"arlm-watch-parent-{parent_pid}")
+    t.start()
+    return t
+
+
+def descendants(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (children, grandchildren, ...)."""
+    procs = all_processes()
+    out: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {p for p, (pp, _) in procs.items() if pp in frontier and p not in out}
+        out |= children
+        frontier = children
+    return out

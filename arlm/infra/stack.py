@@ -344,6 +344,10 @@ class Stack:
         db_dir.mkdir(parents=True, exist_ok=True)
         db = prefect_url_for(cfg.prefect_db) if cfg.prefect_db else f"sqlite+aiosqlite:///{db_dir / 'prefect.db'}"
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = db
+        # Concurrency leases in files under its PREFECT_HOME: a restarted server still knows who
+        # holds the training slot, and its repossessor revokes leases whose holder died.
+        env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE",
+                       "prefect.server.concurrency.lease_storage.filesystem")
         env["PREFECT_SERVER_API_HOST"] = cfg.host
         env["PREFECT_SERVER_API_PORT"] = str(cfg.prefect_port)
         ui_host = cfg.public_hosts[0] if (cfg.exposed and cfg.public_hosts) else cfg.client_host

@@ -80,11 +80,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
     """``"gpt/baby"`` -> ("gpt", "baby"); ``"lstm"`` -> ("lstm", "tiny"). Validates both."""
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"model spec must be KIND[/PRESET], got {spec!r}; kinds: {', '.join(KINDS)}")
-    kind, _, preset = spec.strip().partition("/")
+    kind, slash, preset = spec.strip().partition("/")
+    if not kind:
+        raise ConfigError(f"model spec {spec!r} has no kind: give KIND[/PRESET]; kinds: {', '.join(KINDS)}")
     _check_kind(kind)
+    if slash and not preset:
+        raise ConfigError(f"model spec {spec!r} has an empty preset: give {kind}/PRESET with PRESET one "
+                          f"of {', '.join(PRESETS[kind])}, or {kind} alone for {kind}/{DEFAULT_PRESET}")
     preset = preset or DEFAULT_PRESET
     if preset not in PRESETS[kind]:
-        raise ConfigError(f"unknown preset {preset!r} for model kind {kind!r}; "
+        raise ConfigError(f"unknown preset {preset!r} for model kind {kind!r} (spec {spec!r}); "
                           f"valid presets: {', '.join(PRESETS[kind])}")
     return kind, preset
 

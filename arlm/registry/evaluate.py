@@ -20,9 +20,14 @@ def evaluate_model(model_uri: str, home: Any, *, split: str | None = None, text_
     """The report of ``model_uri`` on ``text_file`` (tokenized by the model's own tokenizer) or on
     ``split`` (default "test") of its token dataset: ``{"title", "model", "source", "metrics",
     "samples"}``. Bad files and unknown URIs raise ``ArlmError`` before anything is written."""
+    from arlm.errors import ConfigError
     from arlm.evaluation.text import evaluate_text, read_text_file, sample_continuations, sample_prompts
     from arlm.registry.resolve import load_generator
 
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ConfigError(f"samples must be an integer >= 0, got {samples!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch size must be an integer >= 1, got {batch_size!r}")
     uri = home.mlflow_tracking_uri
     if text_file is not None:
         text = read_text_file(text_file)  # a bad file fails before the model loads

@@ -1,10 +1,15 @@
 """Registration with a quality gate, and the champion alias managed by hand.
 
 Every registered version gets alias ``challenger``. It becomes ``champion`` only if its test bits
-per byte beat the current champion's **on the same test split** (or there is no champion):
-figures measured on different held-out text are not comparable, so a champion measured elsewhere
-is never replaced automatically (``arlm models promote`` does it by hand). The decision and both
-figures are stored as version tags.
+per byte beat the unigram baseline of the same test text (a model that does not has learned nothing
+beyond token frequencies: it is never crowned, even when there is no champion yet) and the current
+champion's **on the same test split** (or there is no champion): figures measured on different
+held-out text are not comparable, so a champion measured elsewhere is never replaced automatically
+(``arlm models promote`` does it by hand). The decision and the figures are stored as version tags.
+
+Every alias the gate, ``promote`` and ``rollback`` set is also recorded in the catalog's
+``model_aliases`` (the home's catalog, or the ``catalog`` passed); MLflow stays the source of truth,
+so a catalog that cannot be written gives a warning, not a failed registration.
 
 MLflow aliases keep no history, so the registered model carries one: tag
 ``arlm.champion_history``, the JSON list of versions that were champion, oldest first.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -26,6 +32,7 @@ CHALLENGER = "challenger"
 HISTORY_TAG = "arlm.champion_history"
 BPB_TAG = "arlm.test_bpb"
 SPLIT_TAG = "arlm.test_split_id"
+UNIGRAM_TAG = "arlm.test_unigram_bpb"
 MAX_HISTORY = 100
 
 
@@ -39,6 +46,7 @@ class GateDecision:
     champion_bpb: float | None
     test_split_id: str
     reason: str
+    unigram_bpb: float | None = None
 
     def summary(self) -> str:
         verdict = "promoted to champion" if self.promoted else "kept as challenger"
@@ -47,6 +55,8 @@ class GateDecision:
     def markdown(self) -> str:
         champ = "none" if self.champion_version is None else f"v{self.champion_version}"
         champ_bpb = "-" if self.champion_bpb is None else f"{self.champion_bpb:.4f}"
+        unigram = ([] if self.unigram_bpb is None
+                   else [f"| unigram baseline (same test text) | - | {self.unigram_bpb:.4f} |"])
         return "\n".join([
             f"# Registration of `{self.name}` v{self.version}",
             "",
@@ -56,6 +66,7 @@ class GateDecision:
             "| --- | --- | --- |",
             f"| challenger | v{self.version} | {self.challenger_bpb:.4f} |",
             f"| previous champion | {champ} | {champ_bpb} |",
+            *unigram,
             "",
             f"Test split: `{self.test_split_id}`. {self.reason}",
             "",
@@ -66,18 +77,42 @@ class GateDecision:
 
 
 def _is_missing(exc: Exception) -> bool:
+    """An MLflow (or ``SqliteRegistry``) error saying the model, version or alias does not exist."""
     return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
-    from mlflow.exceptions import MlflowException
-
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
+    except Exception as exc:  # MlflowException or RegistryMissing: not imported, MLflow is slow to import
         if _is_missing(exc):
             return None
         raise
+
+
+def record_aliases(name: str, aliases: Mapping[str, str], *, tracking_uri: str | None = None,
+                   catalog: Any = None) -> None:
+    """Mirror ``aliases`` ({alias: version}) of model ``name`` into the catalog's ``model_aliases``.
+
+    ``catalog`` is a ``Catalog`` (or its path); by default the home's, when the registry is the
+    home's. Failure is a warning: MLflow holds the aliases, ``arlm catalog rebuild`` copies them."""
+    if not aliases:
+        return
+    try:
+        from arlm.catalog import Catalog
+        from arlm.home import get_home
+
+        if catalog is None:
+            home = get_home()
+            if tracking_uri is not None and tracking_uri != home.mlflow_tracking_uri:
+                return  # another registry: its catalog is not this home's
+            catalog = home.catalog_path
+        cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+        for alias, version in aliases.items():
+            cat.record_model_alias(name, alias, int(version))
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"arlm: warning: aliases of {name} not recorded in the catalog ({first})", file=sys.stderr)
 
 
 def _history(client: Any, name: str) -> list[str]:
@@ -101,11 +136,20 @@ def _float_tag(tags: Mapping[str, str], key: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def decide(challenger_bpb: float, test_split_id: str, champion: Any | None) -> tuple[bool, float | None, str]:
-    """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls."""
+def decide(challenger_bpb: float, test_split_id: str, champion: Any | None,
+           unigram_bpb: float | None = None) -> tuple[bool, float | None, str]:
+    """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls.
+
+    ``unigram_bpb``: bits per byte of a unigram model of the same test text; a challenger that
+    does not beat it is never promoted (None: not known, not checked)."""
+    champ_bpb = None if champion is None else _float_tag(champion.tags, BPB_TAG)
+    if unigram_bpb is not None and not challenger_bpb < unigram_bpb:
+        return False, champ_bpb, (f"{challenger_bpb:.4f} >= {unigram_bpb:.4f} bits/byte of the unigram "
+                                  "baseline on the same test text: the model does not beat token "
+                                  "frequencies, it is not crowned (promote by hand if wanted).")
     if champion is None:
-        return True, None, "there is no champion yet."
-    champ_bpb = _float_tag(champion.tags, BPB_TAG)
+        beats = "" if unigram_bpb is None else f" ({challenger_bpb:.4f} < {unigram_bpb:.4f} bits/byte of the unigram baseline)"
+        return True, None, f"there is no champion yet{beats}."
     champ_split = champion.tags.get(SPLIT_TAG)
     if champ_bpb is None or champ_split is None:
         return False, champ_bpb, (f"champion v{champion.version} has no test figure to compare with; "
@@ -137,20 +181,38 @@ def _logged_model_info(model_uri: str) -> tuple[dict[str, str], str | None]:
     return tags, card
 
 
+def _unigram_from_tags(tags: Mapping[str, str], test_split_id: str) -> float | None:
+    """The unigram baseline the pipeline puts in the version tags (``metric.<split>_unigram_bits_per_byte``)."""
+    split = test_split_id.rpartition(":")[2] or "test"
+    return _float_tag(tags, f"metric.{split}_unigram_bits_per_byte")
+
+
 def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id: str, *,
                        tracking_uri: str | None = None, tags: Mapping[str, str] | None = None,
-                       description: str | None = None) -> GateDecision:
+                       description: str | None = None, unigram_bpb: float | None = None,
+                       catalog: Any = None) -> GateDecision:
     """Register ``model_uri`` as a new version of ``name``, alias it ``challenger``, and promote
-    it to ``champion`` if it passes the gate (see module doc)."""
+    it to ``champion`` if it passes the gate (see module doc).
+
+    ``unigram_bpb`` is the unigram baseline's bits per byte on the same test text (the evaluation's
+    ``unigram_bits_per_byte``); when not given it is read from tag
+    ``metric.<split>_unigram_bits_per_byte`` if present. ``catalog``: where aliases are mirrored
+    (default: the home's catalog)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     if not isinstance(test_bpb, (int, float)) or not math.isfinite(test_bpb):
         raise ConfigError(f"register_with_gate: test bits per byte must be a finite number, got {test_bpb!r}")
+    if unigram_bpb is None:
+        unigram_bpb = _unigram_from_tags({k: str(v) for k, v in (tags or {}).items()}, test_split_id)
+    elif not isinstance(unigram_bpb, (int, float)) or not math.isfinite(unigram_bpb):
+        raise ConfigError(f"register_with_gate: unigram bits per byte must be a finite number, got {unigram_bpb!r}")
     client = use_tracking(tracking_uri)
     logged_tags, card = _logged_model_info(model_uri)
     version_tags = {**logged_tags, **{k: str(v) for k, v in (tags or {}).items()},
                     BPB_TAG: repr(float(test_bpb)), SPLIT_TAG: test_split_id}
+    if unigram_bpb is not None:
+        version_tags[UNIGRAM_TAG] = repr(float(unigram_bpb))
     try:
         client.create_registered_model(name)
     except MlflowException as exc:
@@ -163,7 +225,8 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
     client.set_registered_model_alias(name, CHALLENGER, version)
 
     champion = version_by_alias(client, name, CHAMPION)
-    promoted, champ_bpb, reason = decide(float(test_bpb), test_split_id, champion)
+    promoted, champ_bpb, reason = decide(float(test_bpb), test_split_id, champion,
+                                         None if unigram_bpb is None else float(unigram_bpb))
     if promoted:
         history = _history(client, name)
         if champion is not None and (not history or history[-1] != str(champion.version)):
@@ -171,22 +234,23 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
         _set_champion(client, name, version, history + [version])
     decision = GateDecision(name=name, version=version, promoted=promoted, challenger_bpb=float(test_bpb),
                             champion_version=None if champion is None else str(champion.version),
-                            champion_bpb=champ_bpb, test_split_id=test_split_id, reason=reason)
+                            champion_bpb=champ_bpb, test_split_id=test_split_id, reason=reason,
+                            unigram_bpb=None if unigram_bpb is None else float(unigram_bpb))
     for key, value in {"arlm.gate.decision": "promoted" if promoted else "refused",
                        "arlm.gate.reason": reason,
                        "arlm.gate.challenger_bpb": repr(float(test_bpb)),
                        "arlm.gate.champion_bpb": "" if champ_bpb is None else repr(champ_bpb),
                        "arlm.gate.champion_version": decision.champion_version or ""}.items():
         client.set_model_version_tag(name, version, key, value)
+    record_aliases(name, {CHALLENGER: version, **({CHAMPION: version} if promoted else {})},
+                   tracking_uri=tracking_uri, catalog=catalog)
     return decision
 
 
 def _check_version(client: Any, name: str, version: str | int) -> str:
-    from mlflow.exceptions import MlflowException
-
     try:
         return str(client.get_model_version(name, str(version)).version)
-    except MlflowException as exc:
+    except Exception as exc:
         if _is_missing(exc):
             from arlm.registry.resolve import registry_listing
 
@@ -194,9 +258,11 @@ def _check_version(client: Any, name: str, version: str | int) -> str:
         raise
 
 
-def promote(name: str, version: str | int, *, tracking_uri: str | None = None) -> str | None:
+def promote(name: str, version: str | int, *, tracking_uri: str | None = None, catalog: Any = None) -> str | None:
     """Make ``version`` the champion by hand; returns the previous champion's version (or None)."""
-    client = use_tracking(tracking_uri)
+    from arlm.registry.sqlite_registry import registry_client
+
+    client = registry_client(tracking_uri)
     version = _check_version(client, name, version)
     current = version_by_alias(client, name, CHAMPION)
     history = _history(client, name)
@@ -205,12 +271,15 @@ def promote(name: str, version: str | int, *, tracking_uri: str | None = None) -
     if current is None or str(current.version) != version:
         _set_champion(client, name, version, history + [version])
     client.set_model_version_tag(name, version, "arlm.gate.decision", "promoted by hand")
+    record_aliases(name, {CHAMPION: version}, tracking_uri=tracking_uri, catalog=catalog)
     return None if current is None else str(current.version)
 
 
-def rollback(name: str, *, tracking_uri: str | None = None) -> tuple[str, str]:
+def rollback(name: str, *, tracking_uri: str | None = None, catalog: Any = None) -> tuple[str, str]:
     """Move ``champion`` back to the previous champion; returns (from_version, to_version)."""
-    client = use_tracking(tracking_uri)
+    from arlm.registry.sqlite_registry import registry_client
+
+    client = registry_client(tracking_uri)
     _check_registered(client, name)
     current = version_by_alias(client, name, CHAMPION)
     if current is None:
@@ -225,15 +294,14 @@ def rollback(name: str, *, tracking_uri: str | None = None) -> tuple[str, str]:
     previous = history[-1]
     _set_champion(client, name, previous, history)
     client.set_model_version_tag(name, str(current.version), "arlm.gate.decision", "rolled back")
+    record_aliases(name, {CHAMPION: previous}, tracking_uri=tracking_uri, catalog=catalog)
     return str(current.version), previous
 
 
 def _check_registered(client: Any, name: str) -> None:
-    from mlflow.exceptions import MlflowException
-
     try:
         client.get_registered_model(name)
-    except MlflowException as exc:
+    except Exception as exc:
         if _is_missing(exc):
             from arlm.registry.resolve import registry_listing
 

@@ -1,4 +1,9 @@
-"""Read-only views of the registry for ``arlm models list / show``."""
+"""Read-only views of the registry for ``arlm models list / show``.
+
+They go through :func:`arlm.registry.sqlite_registry.registry_client`: the home's SQLite store is
+read without importing MLflow (these commands answer in well under 2 s), other stores through
+``MlflowClient``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ from typing import Any
 
 from arlm.errors import NotFoundError
 from arlm.registry.gate import BPB_TAG, CHAMPION, HISTORY_TAG, _is_missing
-from arlm.registry.tracking import use_tracking
+from arlm.registry.sqlite_registry import registry_client
 
 
 def list_models(*, tracking_uri: str | None = None) -> list[dict[str, Any]]:
     """One row per registered model: latest version, aliases, champion's test bits per byte."""
-    client = use_tracking(tracking_uri)
+    client = registry_client(tracking_uri)
     rows = []
     for m in client.search_registered_models(order_by=["name ASC"]):
         aliases = {a: str(v) for a, v in (m.aliases or {}).items()}
@@ -28,14 +33,12 @@ def list_models(*, tracking_uri: str | None = None) -> list[dict[str, Any]]:
 
 def show_model(name: str, *, tracking_uri: str | None = None) -> dict[str, Any]:
     """A registered model with every version's aliases, gate outcome and arlm tags."""
-    from mlflow.exceptions import MlflowException
-
     from arlm.registry.resolve import registry_listing
 
-    client = use_tracking(tracking_uri)
+    client = registry_client(tracking_uri)
     try:
         m = client.get_registered_model(name)
-    except MlflowException as exc:
+    except Exception as exc:  # MlflowException or RegistryMissing
         if _is_missing(exc):
             raise NotFoundError(f"no registered model named {name!r}; {registry_listing(client)}") from None
         raise

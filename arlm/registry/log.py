@@ -97,14 +97,21 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
 
     from arlm.models import load_model, read_model_metadata
 
+    from arlm.models.serialization import SHA256_KEY, WEIGHTS_FILE, recorded_sha256, verify_weights
+
     model_dir, tokenizer_dir = Path(model_dir), Path(tokenizer_dir)
     client = use_tracking(tracking_uri)
     meta = read_model_metadata(model_dir)
-    loaded = load_model(model_dir)  # also proves the weights load
+    loaded = load_model(model_dir)  # checks the recorded sha256 and proves the weights load
     num_params, max_context = loaded.num_params(), loaded.max_context
+    weights_sha256 = recorded_sha256(model_dir)
+    if weights_sha256 is None:  # a folder from before hashes were recorded: the copy logged carries one
+        from arlm.versioning import sha256_file
+
+        weights_sha256 = sha256_file(model_dir / WEIGHTS_FILE)
     metrics = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
     all_tags = {"arlm.model_kind": meta["kind"], "arlm.num_params": str(num_params),
-                "arlm.git_commit": git_commit(),
+                "arlm.git_commit": git_commit(), "arlm.weights_sha256": weights_sha256,
                 **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
                 **{k: str(v) for k, v in (tags or {}).items()}}
     card = description or model_card(meta, num_params, metrics, all_tags)
@@ -112,6 +119,11 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
     with tempfile.TemporaryDirectory(prefix="arlm-log-") as tmp:
         tmp = Path(tmp)
         staged_model = _stage(model_dir, MODEL_FILES, tmp / "model", MODEL_FILES)
+        if meta.get(SHA256_KEY) != weights_sha256:
+            from arlm.versioning import atomic_write_json
+
+            atomic_write_json(staged_model / "model_config.json", {**meta, SHA256_KEY: weights_sha256})
+        verify_weights(staged_model / WEIGHTS_FILE)  # the copy that is logged is the one checked
         staged_tok = _stage(tokenizer_dir, TOKENIZER_FILES, tmp / "tokenizer", ("tokenizer.json",))
         code = tmp / "code" / "arlm"
         shutil.copytree(Path(__file__).resolve().parent.parent, code,

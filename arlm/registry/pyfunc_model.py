@@ -115,7 +115,10 @@ class ArlmTextModel(PythonModel):
 
         try:
             prompts = prompts_from_input(model_input)
-            return self.generator.generate(prompts, config_from_params(params))
+            import logging
+
+            return self.generator.generate(prompts, config_from_params(params),
+                                           on_notice=logging.getLogger("arlm").warning)
         except ArlmError as exc:
             from mlflow.exceptions import MlflowException
             from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE

@@ -24,6 +24,7 @@ _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
 DATASET_TAG = "arlm.token_dataset_version"
 DATASET_PATH_TAG = "arlm.token_dataset_path"
+WEIGHTS_TAG = "arlm.weights_sha256"
 
 
 @dataclass
@@ -143,12 +144,26 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
                          version=None if mv is None else str(mv.version))
 
 
+def check_weights_tag(res: ResolvedModel) -> None:
+    """The sha256 in the registry tag ``arlm.weights_sha256`` must be the one the model folder
+    records (the file itself is checked against the folder's at load)."""
+    from arlm.models.serialization import WEIGHTS_FILE, WeightsIntegrityError, recorded_sha256
+
+    tagged = res.tags.get(WEIGHTS_TAG)
+    recorded = recorded_sha256(res.model_dir)
+    if tagged and recorded and tagged != recorded:
+        raise WeightsIntegrityError(f"{res.model_dir / WEIGHTS_FILE}: sha256 recorded beside the weights "
+                                    f"({recorded[:16]}...) differs from the registry's {WEIGHTS_TAG} "
+                                    f"({tagged[:16]}...): the model folder was altered")
+
+
 def load_generator(uri: str, *, tracking_uri: str | None = None, device: str = "cpu"):
     """A ``TextGenerator`` for the model ``uri`` names, with its registry tags in ``.tags``."""
     from arlm.generation.text import TextGenerator
 
     with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
         res = resolve_model(uri, Path(tmp), tracking_uri)
+        check_weights_tag(res)
         gen = TextGenerator.from_dirs(res.model_dir, res.tokenizer_dir, device=device,
                                       tags=res.tags, source=uri)
         gen.resolved = res  # paths inside tmp are gone after this block; tags/ids remain useful
@@ -168,6 +183,11 @@ def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None =
         if not dataset_id:
             raise NotFoundError(f"model {model_uri} has no {DATASET_TAG} tag: cannot tell which token "
                                 "dataset to evaluate on (use --text-file)")
+        from arlm.models.serialization import WEIGHTS_FILE, verify_weights
+
+        # the registered files themselves are checked, not only a copy cached by an earlier call
+        verify_weights(res.model_dir / WEIGHTS_FILE)
+        check_weights_tag(res)
         key = content_hash(res.name, res.version, res.run_id, str(res.local_dir) if res.name is None else "")
         final = Path(home.cache) / "models" / key
         if not (final / "model_config.json").is_file():
@@ -183,16 +203,16 @@ def mlflow_alias_resolver(home):
     def resolve(name: str, alias: str) -> int:
         from arlm.errors import NotFoundError
 
+        from arlm.registry.sqlite_registry import registry_client
+
         uri = home.mlflow_tracking_uri
         if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
             # no registry was ever written here: do not create one (and skip importing MLflow)
             raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
                                 f"(no MLflow store at {uri})")
         try:
-            import mlflow
-
-            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-            return int(client.get_model_version_by_alias(name, alias).version)
+            # the home's SQLite store is read without importing MLflow (seconds saved)
+            return int(registry_client(uri).get_model_version_by_alias(name, alias).version)
         except Exception as exc:  # not installed, no such model/alias, store unreachable
             raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
                                 f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

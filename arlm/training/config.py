@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arlm.defaults import (DEFAULT_CHECKPOINT_SECONDS, DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_SEED,
+                           DEFAULT_WARMUP_FRACTION)
 from arlm.errors import ConfigError
 
 DTYPES = ("auto", "float32", "bfloat16")
@@ -33,12 +35,20 @@ class TrainConfig:
     block_size: context length; None keeps the preset's.
     Budgets: training stops at the first reached of ``max_steps`` (optimizer steps),
     ``max_tokens`` (global tokens) and ``max_seconds`` (wall time of the training loop, summed over
-    restarts); at least one must be set. The cosine schedule spans max_steps (or the steps
-    max_tokens implies); with only a time budget it follows the fraction of time used instead.
+    restarts); at least one must be set. A step or token budget makes the run deterministic; a
+    time budget alone does not (how far it gets depends on the machine's load).
+    Learning rate (``arlm.training.schedule``): linear warm-up to ``lr`` then cosine decay to
+    ``min_lr`` at the end of the budget. The warm-up lasts ``warmup_steps`` steps but never more
+    than ``warmup_fraction`` of the budget. Under a step/token budget (even with a ``max_seconds``
+    cap) the rate is a function of the step alone; under a time budget alone, warm-up ends at the
+    first of ``warmup_steps`` steps and ``warmup_fraction`` of ``max_seconds``, and the cosine
+    follows the fraction of time used over the rest.
     eval_interval: evaluate ``eval_batches`` validation batches every so many steps (and at the
     end); ``early_stop_patience`` evaluations in a row without a new best (lower by more than
     ``early_stop_min_delta``) stop the run (None: never).
     checkpoint_interval: write ``checkpoints/latest`` every so many steps (and at the end);
+    ``checkpoint_seconds`` also writes it when that many seconds of training passed since the
+    last one (None: steps only), so a short or slow run has one to resume from;
     ``checkpoints/best`` is written whenever validation improves.
     eval_full: evaluate on the WHOLE validation split instead (every token scored exactly once,
     non-overlapping windows dealt out to the ranks; exact, and cheap on a GPU for small splits).
@@ -50,18 +60,19 @@ class TrainConfig:
     log_interval: steps between train-loss readings (the only host-device syncs of the loop).
     optimizer: "adamw", or "muon" (orthogonalised momentum for the hidden matrices, AdamW for the
     rest; see ``arlm.training.optim``): ``muon_momentum`` its momentum, ``muon_lr_ratio`` its
-    learning rate as a multiple of ``lr`` (the schedule applies to both). The library default is
-    the plain AdamW baseline; the pipeline, train and compare flows default to Muon, which measured
-    better on the embedded default (benchmarks/RESULTS.md).
+    learning rate as a multiple of ``lr`` (the schedule applies to both). The default, Muon, is the
+    default of the pipeline, train and compare flows too (``arlm.defaults``): it measured better
+    than AdamW on the embedded default (benchmarks/RESULTS.md).
     """
 
-    model: str = "gpt/tiny"
+    model: str = DEFAULT_MODEL
     model_overrides: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 32
     block_size: int | None = None
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup_steps: int = 100
+    warmup_fraction: float | None = DEFAULT_WARMUP_FRACTION
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float | None = 1.0
@@ -75,13 +86,14 @@ class TrainConfig:
     early_stop_patience: int | None = None
     early_stop_min_delta: float = 0.0
     checkpoint_interval: int = 500
-    seed: int = 1337
+    checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS
+    seed: int = DEFAULT_SEED
     device: str = "auto"
     dtype: str = "auto"
     compile: bool | str = "auto"
     compile_backend: str = "inductor"
     log_interval: int = 10
-    optimizer: str = "adamw"
+    optimizer: str = DEFAULT_OPTIMIZER
     muon_momentum: float = 0.95
     muon_lr_ratio: float = 1.0
 
@@ -164,6 +176,12 @@ class TrainConfig:
             raise ConfigError(f"train config: min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ConfigError(f"train config: warmup_steps must be >= 0, got {self.warmup_steps!r}")
+        if self.warmup_fraction is not None and (
+                not isinstance(self.warmup_fraction, (int, float)) or isinstance(self.warmup_fraction, bool)
+                or not 0 <= self.warmup_fraction < 1):
+            raise ConfigError(f"train config: warmup_fraction must be in [0, 1) or None, got {self.warmup_fraction!r}")
+        if self.checkpoint_seconds is not None:
+            positive("checkpoint_seconds", self.checkpoint_seconds, integer=False)
         if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
             raise ConfigError(f"train config: weight_decay must be >= 0, got {self.weight_decay!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):

@@ -7,9 +7,12 @@ counting (``trainable = False``: the n-gram) are fitted on the train split inste
 
 Determinism, which exact resume rests on: the batch of step ``s`` and the dropout masks of step
 ``s`` are functions of ``(seed, rank, s)`` alone (the torch generator is re-seeded every step), the
-learning rate is a function of ``s``, and the optimizer moments, the running loss sum and the
-history are in the checkpoint. A run stopped after its checkpoint at step ``k`` and resumed
-reproduces the uninterrupted run's losses and final weights bit for bit on CPU.
+learning rate is a function of ``s`` under a step or token budget (``arlm.training.schedule``;
+a ``max_seconds`` cap only decides where the run stops), and the optimizer moments, the running
+loss sum and the history are in the checkpoint. A run under a step budget stopped after any
+checkpoint (by step interval, by time interval, or the end) and resumed reproduces the
+uninterrupted run's losses and final weights bit for bit on CPU. Under a time budget alone the
+rate also depends on the elapsed time, so such a run resumes where it was but not bit for bit.
 
 GPU path: bf16 autocast, SDPA (flash) attention, ``torch.compile``, fused AdamW, TF32 for what
 stays in float32, pinned non-blocking batch copies, and no host-device sync inside a step: the
@@ -22,7 +25,8 @@ loss and gradient norm stay on the device and are read only every ``log_interval
   report), lr, grad_norm, tokens_per_s, tflops, elapsed_s. ``checkpoint_dir`` None.
 * ``"eval"``: every ``eval_interval`` steps and at the end: the train metrics of that step plus
   val_loss, best_val_loss, is_best.
-* ``"checkpoint"``: a checkpoint was written (every ``checkpoint_interval`` steps and at the end);
+* ``"checkpoint"``: a checkpoint was written (every ``checkpoint_interval`` steps, when
+  ``checkpoint_seconds`` passed since the last one, and at the end);
   ``checkpoint_dir`` is ``out_dir/checkpoints/latest`` on rank 0 and None on the other ranks.
 * ``"final"``: once at the end: the ``TrainResult`` summary fields.
 """
@@ -243,6 +247,7 @@ class _Loop:
                 log.info("resumed from %s at step %d (restart %d)", resume_dir, self.step, self.restarts)
         self.loss_sum = torch.tensor(pending_sum, dtype=torch.float32, device=device)
         self.agreed_clock: float | None = None
+        self.last_checkpoint_clock = self.elapsed_before  # for checkpoint_seconds
 
         self.model: torch.nn.Module = self.raw
         if resolve_compile(cfg, device):
@@ -280,11 +285,21 @@ class _Loop:
         return self.agreed_clock
 
     def lr(self) -> float:
+        """The schedule's rate for this step: of the step alone under a step/token budget, of the
+        step and the agreed elapsed time under a time budget alone."""
         c = self.cfg
         frac = None
         if self.total_steps is None and c.max_seconds:
             frac = self.clock() / c.max_seconds
-        return lr_at(self.step, c.lr, c.min_lr, c.warmup_steps, self.total_steps, frac)
+        return lr_at(self.step, c.lr, c.min_lr, c.warmup_steps, self.total_steps, frac, c.warmup_fraction)
+
+    def checkpoint_due(self) -> bool:
+        """Every ``checkpoint_interval`` steps, or ``checkpoint_seconds`` after the last one (on
+        the clock every rank agrees on, so all ranks decide alike)."""
+        c = self.cfg
+        if self.step % c.checkpoint_interval == 0:
+            return True
+        return c.checkpoint_seconds is not None and self.clock() - self.last_checkpoint_clock >= c.checkpoint_seconds
 
     def train_step(self) -> tuple[float, torch.Tensor]:
         cfg = self.cfg
@@ -362,7 +377,8 @@ class _Loop:
             "pending_loss_sum": float(self.loss_sum.item()), "pending_steps": self.pending_steps,
             "sampler": {"seed": self.cfg.seed, "position": self.step, "global_batch": self.cfg.batch_size,
                         "world_size": self.dist.world_size},
-            "scheduler": {"kind": "warmup-cosine", "step": self.step, "total_steps": self.total_steps},
+            "scheduler": {"kind": "warmup-cosine", "step": self.step, "total_steps": self.total_steps,
+                          "warmup_steps": self.cfg.warmup_steps, "warmup_fraction": self.cfg.warmup_fraction},
             "train_config": self.cfg.to_dict(),
         }
 
@@ -395,7 +411,7 @@ class _Loop:
             lr, grad_norm = self.train_step()
             reason = self.stop_reason()
             is_eval = self.step % cfg.eval_interval == 0 or bool(reason)
-            is_ckpt = self.step % cfg.checkpoint_interval == 0 or bool(reason)
+            is_ckpt = bool(reason) or self.checkpoint_due()
             logged = self.step % cfg.log_interval == 0 or is_eval
             if logged:
                 rate = (self.step - last_log_step) * self.tokens_per_step / max(time.perf_counter() - last_log_t, 1e-9)
@@ -413,6 +429,7 @@ class _Loop:
             if is_ckpt:
                 self.stopped_by = reason
                 path = self.save(ckpt.LATEST)
+                self.last_checkpoint_clock = self.clock()
                 self.reporter({"kind": "checkpoint", "step": self.step, "tokens": self.step * self.tokens_per_step}, path)
             if logged:  # throughput counts training steps only, not evaluation or checkpoint writes
                 last_log_t, last_log_step = time.perf_counter(), self.step

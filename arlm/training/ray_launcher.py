@@ -60,25 +60,74 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     raise TypeError(f"unsupported config type {type(cfg).__name__}")
 
 
-def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
-    """Connect to ``address`` or start a quiet local Ray (dashboard off)."""
-    import ray
+def _debug() -> bool:
+    return os.environ.get("ARLM_DEBUG") == "1"
 
+
+def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` or start a quiet local Ray on loopback.
+
+    The local Ray is this process's own (``address="local"``: never whatever another program left
+    running), bound to 127.0.0.1 (GCS, raylet, dashboard and its agents), and its processes die
+    with this one, even under SIGKILL (Ray gives them a parent-death signal). Ray's own INFO logs
+    stay out of the output unless ``ARLM_DEBUG=1`` (``arlm --debug``); the workers' output (the
+    training progress lines) still reaches the driver.
+    """
     for k, v in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
+    if not address:
+        # Ray picks the machine's address for a "cluster-capable" node; with this off it uses
+        # loopback for every process it starts (read when Ray is imported, and by its children).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import logging
+
+    import ray
+
     if ray.is_initialized():
         return
-    kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    level = logging.INFO if _debug() else logging.WARNING
+    kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": True, "logging_level": level}
     # Workers must import arlm: it is installed in the venv locally; on a cluster install it there.
     if address:
         ray.init(address=address, **kwargs)
     else:
+        from ray._private import ray_constants
+
+        if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
+            ray_constants.ENABLE_RAY_CLUSTER = False  # Ray was imported before the line above
         # The dashboard process also serves Ray's state API, which Train's controller polls:
         # without it the driver logs a warning every second. Bound to loopback.
         # address="local": always a new Ray of our own, never silently attach to whatever cluster
         # another program left running on this machine (that is what --ray-address is for)
+        # Ray's state API, called with no address inside Ray's own actors (Train's placement
+        # group cleaner), auto-detects "the" local cluster and fails with a 30-line "Found
+        # multiple active Ray instances" traceback when other Rays run on the machine. Naming
+        # the API server beforehand reaches every process this Ray starts (they inherit it).
+        from arlm.infra.procs import free_port
+
+        dash_port = free_port()
+        os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dash_port}"
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
-                 dashboard_host="127.0.0.1", **kwargs)
+                 dashboard_host="127.0.0.1", dashboard_port=dash_port, **kwargs)
+    # Name our cluster explicitly for code that looks one up by itself (Ray's state API): with
+    # several Rays on the machine, auto-detection fails with "Found multiple active Ray instances".
+    try:
+        info = ray._private.worker.global_worker.node.address_info
+        os.environ["RAY_ADDRESS"] = info["gcs_address"]
+        if info.get("webui_url") and not address:
+            os.environ["RAY_API_SERVER_ADDRESS"] = "http://" + info["webui_url"]
+    except Exception:  # a Ray Client connection has no local node
+        pass
+
+
+def _train_logging() -> dict[str, Any]:
+    """Ray Train's own INFO lines ("Requesting resources", "Attempting to start training worker
+    group", ...) only with ``--debug``; warnings and errors always."""
+    try:
+        from ray.train import LoggingConfig
+    except ImportError:  # an older Ray: its default
+        return {}
+    return {"logging_config": LoggingConfig(log_level="INFO" if _debug() else "WARNING")}
 
 
 def _gpu_available(address: str | None) -> bool:
@@ -94,6 +143,10 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
     from arlm.training import TrainConfig, train
 
+    if not _debug():  # MLflow's INFO lines from the worker ("Started monitoring system metrics")
+        import logging
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
     ctx = ray.train.get_context()
     rank = ctx.get_world_rank()
     threads = int(config.get("threads") or 0)
@@ -205,8 +258,14 @@ def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options
             name=f"{run_name}-{uuid.uuid4().hex[:6]}",
             storage_path=storage,
             failure_config=FailureConfig(max_failures=options.max_failures),
+            **_train_logging(),
         ),
     )
+    if hasattr(trainer, "_register_sigint_handler"):
+        # Ray Train replaces the SIGINT handler with one that asks its controller to abort and
+        # then calls sys.exit (status 1, after a wait); the CLI's own handler stops at once and
+        # Ray's processes go with it (arlm.cli.main).
+        trainer._register_sigint_handler = lambda controller: None
     t0 = time.time()
     trainer.fit()
     wall = time.time() - t0

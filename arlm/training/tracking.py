@@ -16,6 +16,8 @@ from typing import Any, Iterable, Mapping
 
 DEFAULT_EXPERIMENT = "arlm"
 _MAX_PARAM_LEN = 6000
+# Who is running a run: "host:pid:start_time" (start time from /proc, so a reused pid is no match).
+OWNER_TAG = "arlm.owner"
 
 
 def _client(tracking_uri: str):
@@ -60,7 +62,7 @@ def start_run(tracking_uri: str, *, run_name: str, params: Mapping[str, Any] | N
     client = _client(tracking_uri)
     exp_id = ensure_experiment(tracking_uri, experiment, artifact_location)
     run = client.create_run(exp_id, run_name=run_name,
-                            tags={k: str(v) for k, v in (tags or {}).items()})
+                            tags={**{k: str(v) for k, v in (tags or {}).items()}, OWNER_TAG: owner_tag()})
     if params:
         flat = flatten(params)
         batch = [Param(k, json.dumps(v) if not isinstance(v, str) else v)
@@ -73,6 +75,69 @@ def start_run(tracking_uri: str, *, run_name: str, params: Mapping[str, Any] | N
 
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
     _client(tracking_uri).set_terminated(run_id, status=status)
+
+
+def owner_tag(pid: int | None = None) -> str:
+    """``host:pid:start_time`` of this process (or ``pid``)."""
+    import os
+    import socket
+
+    from arlm.infra.procs import start_time_of
+
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{start_time_of(pid) or 0}"
+
+
+def owner_alive(tag: str | None) -> bool | None:
+    """True/False when the owner is known to be alive/dead; None when it cannot be told (no tag,
+    or another host)."""
+    import socket
+
+    from arlm.infra.procs import is_alive
+
+    if not tag:
+        return None
+    try:
+        host, pid, start = tag.rsplit(":", 2)
+        pid_i, start_i = int(pid), int(start)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    return is_alive(pid_i, start_i or None)
+
+
+def stale_runs(tracking_uri: str, experiment: str | None = None) -> list[Any]:
+    """RUNNING runs whose recorded owner process is dead (on this host)."""
+    client = _client(tracking_uri)
+    exps = [client.get_experiment_by_name(experiment)] if experiment else client.search_experiments()
+    ids = [e.experiment_id for e in exps if e is not None]
+    if not ids:
+        return []
+    out = []
+    for run in client.search_runs(ids, filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        if owner_alive(run.data.tags.get(OWNER_TAG)) is False:
+            out.append(run)
+    return out
+
+
+def reclaim_stale_runs(tracking_uri: str, *, dry_run: bool = False) -> list[str]:
+    """Mark KILLED each run left RUNNING by a process that died; returns their ids."""
+    ids = []
+    for run in stale_runs(tracking_uri):
+        ids.append(run.info.run_id)
+        if not dry_run:
+            client = _client(tracking_uri)
+            client.set_tag(run.info.run_id, "arlm.killed_owner", run.data.tags.get(OWNER_TAG, ""))
+            client.set_terminated(run.info.run_id, status="KILLED")
+    return ids
+
+
+def reopen_run(tracking_uri: str, run_id: str) -> None:
+    """Continue an existing run (a resumed training): status RUNNING again, owned by this process."""
+    client = _client(tracking_uri)
+    client.update_run(run_id, status="RUNNING")
+    client.set_tag(run_id, OWNER_TAG, owner_tag())
 
 
 class RunLogger:

@@ -80,7 +80,8 @@ def test_jsonl_line_that_is_not_json(home, tmp_path):
 def test_missing_text_column(home, tmp_path):
     j = tmp_path / "data.jsonl"
     j.write_text('{"body": "x"}\n')
-    assert_rejected(home, f"{j}:text", r"data.jsonl: line 1 has no column 'text' \(fields: body\)")
+    assert_rejected(home, f"{j}:text", r"data.jsonl: no record has a 'text' field \(null or missing on all 1; "
+                                       r"line 1 has fields: body\)")
     c = tmp_path / "data.csv"
     c.write_text("title,body\na,b\n")
     assert_rejected(home, f"{c}:text", r"data.csv: no column 'text' in the CSV header \(columns: title, body\)")

@@ -176,7 +176,7 @@ def test_relative_and_absolute_spec_give_the_same_version(home, small_text_dir, 
 def test_text_file_source(home, tmp_path):
     f = tmp_path / "one.txt"
     f.write_text("a single small file\n")
-    cv = ingest(IngestConfig(corpus=str(f)), home)
+    cv = ingest(IngestConfig(corpus=str(f), val_fraction=0, test_fraction=0), home)
     assert all_texts(cv) == ["a single small file\n"]
     assert cv.n_docs("train") == 1  # one document stays in train
     assert Path(cv.spec) == f

@@ -30,7 +30,7 @@ def test_jsonl_source(home, tmp_path):
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     cv = ingest(IngestConfig(corpus=f"{f}:body"), home)
     assert sorted(all_texts(cv)) == sorted(TEXTS)
-    assert cv.stats["cleaning"]["skipped"] == {"null-text": 1}
+    assert cv.stats["cleaning"]["skipped"] == {"missing-or-null-text": 1}
     assert cv.spec == f"{f}:body"
     uris = {u for p in cv.files["train"] for u in pq.read_table(p, columns=["uri"]).column(0).to_pylist()}
     assert "data.jsonl:1" in uris or "data.jsonl:2" in uris
@@ -109,9 +109,10 @@ def test_http_jsonl_with_column_and_unpinned_change(home, http_root):
     assert sorted(all_texts(a)) == sorted(TEXTS)
     b = ingest(IngestConfig(corpus=f"{base}/d.jsonl#column=t"), home)
     assert b.reused
-    (root / "d.jsonl").write_text(json.dumps({"t": "changed"}) + "\n")
+    changed = [f"changed {i}" for i in range(5)]
+    (root / "d.jsonl").write_text("".join(json.dumps({"t": x}) + "\n" for x in changed))
     c = ingest(IngestConfig(corpus=f"{base}/d.jsonl#column=t"), home)
-    assert c.id != a.id and all_texts(c) == ["changed"]
+    assert c.id != a.id and sorted(all_texts(c)) == changed
 
 
 def test_hf_dataset_saved_to_disk(home, tmp_path):
@@ -182,4 +183,5 @@ def test_named_corpora(home, small_text_dir, monkeypatch, tmp_path):
         ingest(IngestConfig(corpus="broken"), home)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my-notes").write_text("a local file wins over the name\n")
-    assert all_texts(ingest(IngestConfig(corpus="my-notes"), home)) == ["a local file wins over the name\n"]
+    local = ingest(IngestConfig(corpus="my-notes", val_fraction=0, test_fraction=0), home)
+    assert all_texts(local) == ["a local file wins over the name\n"]

@@ -192,16 +192,19 @@ def test_on_token_streams_every_token_in_order():
     assert [seen[i] for i in range(len(PROMPTS))] == out
 
 
-def test_long_prompt_is_left_truncated_to_fit_context():
+def test_long_prompt_is_left_truncated_to_the_context_and_announced():
+    from arlm.generation import PromptTruncatedWarning
     from arlm.models import build_model
 
     torch.manual_seed(7)
     model = build_model("gpt", VOCAB, 16, n_layer=1, n_head=2, n_embd=16).eval()
     prompt = list(range(1, 30))
     cfg = GenerationConfig(max_new_tokens=6)
-    assert generate(model, [prompt], cfg) == generate(model, [prompt[-10:]], cfg)
-    with pytest.raises(ConfigError, match="max_new_tokens=16 .*context limit"):
-        generate(model, [prompt], GenerationConfig(max_new_tokens=16))
+    with pytest.warns(PromptTruncatedWarning, match="29 tokens, more than the 16-token context"):
+        cut = generate(model, [prompt], cfg)
+    assert cut == generate(model, [prompt[-16:]], cfg)
+    # more new tokens than the context is no longer an error (the window slides)
+    assert len(generate(model, [prompt[-4:]], GenerationConfig(max_new_tokens=16))[0]) == 16
 
 
 @pytest.mark.parametrize("kwargs, message", [

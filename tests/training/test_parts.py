@@ -56,8 +56,8 @@ def test_warmup_then_cosine_to_min_lr():
     lrs = [lr_at(s, 1.0, 0.1, 10, 110) for s in range(120)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[10] == pytest.approx(1.0)
-    assert lrs[60] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
-    assert lrs[110] == pytest.approx(0.1) and lrs[119] == pytest.approx(0.1)
+    assert lrs[60] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 50 / 99)))
+    assert lrs[109] == pytest.approx(0.1) and lrs[119] == pytest.approx(0.1)  # the last step: min_lr
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     # time budget alone: follows the fraction of time used
     assert lr_at(50, 1.0, 0.0, 0, None, time_fraction=0.5) == pytest.approx(0.5)

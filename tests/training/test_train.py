@@ -36,7 +36,7 @@ def dataset(tmp_path_factory) -> Path:
 def config(kind: str = "gpt", **changes) -> TrainConfig:
     base = dict(model=kind, model_overrides=SMALL[kind], batch_size=8, block_size=16, lr=1e-2,
                 min_lr=1e-3, warmup_steps=2, max_steps=30, eval_interval=10, eval_batches=2,
-                checkpoint_interval=10, log_interval=5, seed=7)
+                checkpoint_interval=10, log_interval=5, seed=7, optimizer="adamw")
     base.update(changes)
     return TrainConfig(**base)
 
@@ -312,3 +312,69 @@ def test_resume_refuses_another_optimizer_and_takes_the_new_muon_settings(datase
     muon_groups = [g for g in state["optimizer"]["param_groups"] if "lr_ratio" in g]
     assert muon_groups and all(g["lr_ratio"] == 3.0 for g in muon_groups)
     assert all(g["lr"] == pytest.approx(3.0 * seen["lr"]) for g in muon_groups)  # the new ratio is applied
+
+
+def test_time_interval_checkpoint_resumes_bit_identical(dataset, tmp_path):
+    """checkpoint_seconds alone (the step interval never fires): a crash right after the
+    time-triggered checkpoint of step 7 (mid log interval) resumes to the uninterrupted weights."""
+    cfg = config("gpt", model_overrides=dict(SMALL["gpt"], dropout=0.2), max_steps=12, log_interval=2,
+                 eval_interval=4, checkpoint_interval=10_000, checkpoint_seconds=1e-6, optimizer="muon")
+    seen: list[int] = []
+    whole = train(cfg, dataset, tmp_path / "whole",
+                  reporter=lambda m, c: seen.append(m["step"]) if m["kind"] == "checkpoint" else None)
+    assert seen == list(range(1, 13))  # every step is past a microsecond
+
+    def crash_after_step_7(metrics, checkpoint_dir):
+        if metrics["kind"] == "checkpoint" and metrics["step"] == 7:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        train(cfg, dataset, tmp_path / "resumed", reporter=crash_after_step_7)
+    resumed = train(cfg, dataset, tmp_path / "resumed")
+    assert resumed.restarts == 1 and resumed.steps == 12
+    assert _comparable(resumed.history) == _comparable(whole.history)
+    a = load_file(str(whole.latest_checkpoint / "model.safetensors"))
+    b = load_file(str(resumed.latest_checkpoint / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_short_slow_run_checkpoints_on_the_time_interval(dataset, tmp_path):
+    """Steps slowed to ~0.2 s each (a slow reporter) and a step interval that never fires:
+    checkpoints still come every checkpoint_seconds, not only at the end; None turns them off."""
+    import time as _time
+
+    def slow(metrics, _dir):
+        if metrics["kind"] == "train":
+            _time.sleep(0.2)
+
+    def run(name, seconds):
+        steps: list[int] = []
+
+        def reporter(m, c):
+            slow(m, c)
+            if m["kind"] == "checkpoint":
+                steps.append(m["step"])
+
+        cfg = config("gpt", max_steps=10, log_interval=1, eval_interval=1000, checkpoint_interval=1000,
+                     checkpoint_seconds=seconds)
+        train(cfg, dataset, tmp_path / name, reporter=reporter)
+        return steps
+
+    timed = run("timed", 0.5)
+    assert timed[-1] == 10 and 2 <= len(timed) - 1 <= 5, timed  # ~every third step, and the end
+    assert run("steps-only", None) == [10]
+
+
+def test_the_learning_rate_anneals_within_a_time_budget(dataset, tmp_path):
+    """The issue's failure: a time budget no longer leaves the run in warm-up. The rate reaches
+    lr early, falls smoothly, and ends near min_lr; under a step budget it ends at min_lr."""
+    cfg = config("gpt", max_steps=None, max_seconds=3.0, warmup_steps=10_000, log_interval=1,
+                 eval_interval=10_000, lr=1e-2, min_lr=1e-3)
+    lrs = [h["lr"] for h in train(cfg, dataset, tmp_path / "t").history]
+    assert len(lrs) >= 10
+    assert max(lrs) >= 0.9 * cfg.lr  # warm-up ended by time (5% of it), not after 10,000 steps
+    peak = lrs.index(max(lrs))
+    assert all(a >= b - 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # then only down
+    assert lrs[-1] < cfg.min_lr + 0.25 * (cfg.lr - cfg.min_lr)
+    by_steps = train(config("gpt", max_steps=20, log_interval=1, eval_interval=10_000), dataset, tmp_path / "s")
+    assert by_steps.history[-1]["lr"] == pytest.approx(1e-3)  # the last step is at min_lr

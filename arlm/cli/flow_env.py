@@ -1,0 +1,56 @@
+"""What a command that runs Prefect flows (pipeline, train, compare) sets up once its arguments
+passed their checks: a watcher that ends our process tree if we are killed, a temporary Prefect
+server that dies with us, and quiet logs (``--debug`` keeps them)."""
+
+from __future__ import annotations
+
+import os
+
+
+class _QuietFilter:
+    """Keeps the stack's chatter out of normal output (``--debug`` shows it): Prefect's own INFO
+    lines go, the stages' progress lines ("[train] ...") and every warning stay."""
+
+    def filter(self, record) -> bool:
+        import logging
+
+        if record.levelno >= logging.WARNING:
+            return True
+        name = record.name
+        if name.startswith(("prefect.flow_runs", "prefect.task_runs")):
+            msg = record.getMessage()
+            return msg.startswith("[")
+        return not name.startswith(("prefect", "mlflow", "ray", "alembic", "httpx", "uvicorn"))
+
+
+def quiet_stack_logs() -> None:
+    """Quiet Prefect, MLflow and Ray in this process (called when a flow command starts)."""
+    import logging
+    import warnings
+
+    for name in ("mlflow", "alembic", "ray", "ray.train", "ray.tune", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
+    flt = _QuietFilter()
+    for logger in (logging.getLogger(), logging.getLogger("prefect")):
+        for h in logger.handlers:
+            h.addFilter(flt)
+
+
+def prepare_flow_command(debug: bool, home: str | None) -> None:
+    """Before a flow runs: a watcher that ends our process tree if we are killed, a temporary
+    Prefect server that dies with us, and quiet logs."""
+    from arlm.home import get_home
+    from arlm.infra import reaper
+
+    reaper.start(get_home(home).root / "procs")
+    if not os.environ.get("PREFECT_API_URL"):
+        from arlm.infra import prefect_server
+
+        prefect_server.install()
+    if debug:
+        os.environ.setdefault("ARLM_DEBUG", "1")
+        return
+    import prefect.main  # noqa: F401 - configures Prefect's logging, which the filter then joins
+
+    quiet_stack_logs()
