@@ -140,6 +140,14 @@ class Catalog:
         return all(now - (lake / name / "corpus.json").stat().st_mtime < FIRST_INGEST_WINDOW_S
                    for name in self._orphans["lake"] if name != cv_id)
 
+    @classmethod
+    def check_not_lost(cls, path) -> None:
+        """Raise :class:`CatalogMissingError` if the catalog at ``path`` was deleted beside
+        artifacts; creates and writes nothing (for checks before a command does any work)."""
+        path = Path(path)
+        if not path.exists() and home_artifacts(path.parent):
+            raise cls(path).missing_error()
+
     def require(self) -> "Catalog":
         """Raise :class:`CatalogMissingError` now if the catalog was deleted beside artifacts (for
         callers that would otherwise find out only after hours of work); returns ``self``."""

@@ -7,6 +7,28 @@ from __future__ import annotations
 import os
 
 
+def _error_names() -> tuple[str, ...]:
+    from arlm.errors import ArlmError
+
+    found, todo = [], [ArlmError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return tuple(found)
+
+
+def _reports_user_error(record) -> bool:
+    """A Prefect engine record about an ``ArlmError`` (the flow or task failed on bad input):
+    its traceback and state lines would bury the one-line error the CLI prints."""
+    from arlm.errors import ArlmError
+
+    if record.exc_info and isinstance(record.exc_info[1], ArlmError):
+        return True
+    msg = record.getMessage()
+    return "exception" in msg and any(f"{n}:" in msg or f"{n}(" in msg for n in _error_names())
+
+
 class _QuietFilter:
     """Keeps the stack's chatter out of normal output (``--debug`` shows it): Prefect's own INFO
     lines go, the stages' progress lines ("[train] ...") and every warning stay."""
@@ -14,9 +36,11 @@ class _QuietFilter:
     def filter(self, record) -> bool:
         import logging
 
+        name = record.name
+        if name.startswith("prefect") and _reports_user_error(record):
+            return False  # the CLI prints it once, as one line
         if record.levelno >= logging.WARNING:
             return True
-        name = record.name
         if name.startswith(("prefect.flow_runs", "prefect.task_runs")):
             msg = record.getMessage()
             return msg.startswith("[")

@@ -39,7 +39,7 @@ def preflight_train(params, models: list[str]) -> None:
 
     for model in models:
         make_train_config(model, max_seconds=params.max_seconds, max_steps=params.max_steps)
-    Catalog(get_home(params.home).catalog_path).require()
+    Catalog.check_not_lost(get_home(params.home).catalog_path)
 
 
 def start_flow_command(args: argparse.Namespace) -> None:
