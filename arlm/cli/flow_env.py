@@ -54,7 +54,15 @@ def quiet_stack_logs() -> None:
 
     for name in ("mlflow", "alembic", "ray", "ray.train", "ray.tune", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method.*")
+    # MLflow re-enables this one inside its own code (simplefilter "once"), so a filter cannot
+    # hide it: drop it where warnings are shown. The signature is given explicitly at logging.
+    shown = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if "type hints to the `predict` method" not in str(message):
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = showwarning
     flt = _QuietFilter()
     for logger in (logging.getLogger(), logging.getLogger("prefect")):
         for h in logger.handlers:
@@ -75,6 +83,8 @@ def prepare_flow_command(debug: bool, home: str | None) -> None:
     if debug:
         os.environ.setdefault("ARLM_DEBUG", "1")
         return
+    # MLflow sets its own level at import, here and in Ray's workers (which inherit the variable)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     import prefect.main  # noqa: F401 - configures Prefect's logging, which the filter then joins
 
     quiet_stack_logs()

@@ -18,6 +18,8 @@ MLflow aliases keep no history, so the registered model carries one: tag
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import sys
@@ -218,7 +220,8 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
     except MlflowException as exc:
         if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
             raise
-    mv = mlflow.register_model(model_uri, name, tags=version_tags)
+    with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..." there
+        mv = mlflow.register_model(model_uri, name, tags=version_tags)
     version = str(mv.version)
     if description or card:
         client.update_model_version(name, version, description=description or card)

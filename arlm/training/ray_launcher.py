@@ -147,6 +147,13 @@ def _worker_loop(config: dict[str, Any]) -> None:
         import logging
 
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("ray.train").setLevel(logging.WARNING)
+        try:  # "Reporting training result N: ..." comes from a logger named by its file's path
+            from ray.train.v2._internal.execution import context as train_context
+
+            logging.getLogger(train_context.__file__).setLevel(logging.WARNING)
+        except ImportError:  # another Ray layout: the line stays
+            pass
     ctx = ray.train.get_context()
     rank = ctx.get_world_rank()
     threads = int(config.get("threads") or 0)

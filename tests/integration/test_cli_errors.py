@@ -30,6 +30,8 @@ def _nothing_written(home: Path) -> bool:
     (["--max-seconds", "0"], "--max-seconds"),
     (["--workers", "0"], "--workers"),
     (["--model", "transformerxl"], "valid kinds"),
+    (["--name", "x" * 300], "--name: model name: at most 100 characters"),  # was 192 lines of OSError
+    (["--model", "gpt/"], "empty preset"),
 ])
 def test_pipeline_rejects_bad_input_cleanly(tmp_path, args, expect):
     home = tmp_path / "home"
