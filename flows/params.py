@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from arlm.defaults import DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME, DEFAULT_SEED
+from arlm.defaults import (DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_LR, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME,
+                           DEFAULT_SEED)
 
 
 class _Params(BaseModel):
@@ -78,7 +79,8 @@ class TrainParams(_Params):
     ray_address: str | None = Field(None, description="Existing Ray cluster address; none starts a local Ray.")
     batch_size: int | None = Field(None, gt=0, description="Global batch size in sequences (None: preset default).")
     block_size: int | None = Field(None, gt=1, description="Context length in tokens (None: preset default).")
-    learning_rate: float | None = Field(None, gt=0, description="Peak learning rate (None: preset default).")
+    learning_rate: float | None = Field(DEFAULT_PIPELINE_LR, gt=0,
+                                        description="Peak learning rate (None: TrainConfig's default).")
     optimizer: Literal["adamw", "muon"] = Field(
         DEFAULT_OPTIMIZER, description="Muon for the attention/MLP matrices with AdamW for the rest (measured better on "
                             "the embedded default, benchmarks/RESULTS.md), or AdamW for everything.")

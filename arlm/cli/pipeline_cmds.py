@@ -7,8 +7,8 @@ import json
 import sys
 import time
 
-from arlm.defaults import (DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME, DEFAULT_SEED,
-                           RESUME_MODES)
+from arlm.defaults import (DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_LR, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME,
+                           DEFAULT_SEED, RESUME_MODES)
 from arlm.errors import ConfigError
 
 
@@ -37,7 +37,8 @@ def add_train_options(p: argparse.ArgumentParser, *, model_default: str = DEFAUL
     p.add_argument("--ray-address", default=None, help="existing Ray cluster (default: start a local Ray)")
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default: preset's)")
     p.add_argument("--block-size", type=int, default=None, help="context length (default: preset's)")
-    p.add_argument("--lr", dest="learning_rate", type=float, default=None, help="peak learning rate")
+    p.add_argument("--lr", dest="learning_rate", type=float, default=DEFAULT_PIPELINE_LR,
+                   help="peak learning rate (default %(default)s)")
     p.add_argument("--optimizer", choices=["adamw", "muon"], default=DEFAULT_OPTIMIZER,
                    help="muon (default): orthogonalised momentum for the attention/MLP matrices, AdamW for "
                         "the rest; or adamw for everything")

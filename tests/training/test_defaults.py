@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from arlm.defaults import DEFAULT_PIPELINE_STEPS
+from arlm.defaults import DEFAULT_PIPELINE_LR, DEFAULT_PIPELINE_STEPS
 
 
 def test_cli_flow_and_library_defaults_agree():
@@ -25,6 +25,7 @@ def test_cli_flow_and_library_defaults_agree():
     assert args.max_steps == params.max_steps == DEFAULT_PIPELINE_STEPS
     assert args.max_seconds is None and params.max_seconds is None
     assert args.resume == params.resume == "auto"
+    assert args.learning_rate == params.learning_rate == DEFAULT_PIPELINE_LR
     cfg = make_train_config(params.model, max_steps=params.max_steps, max_seconds=params.max_seconds,
                             seed=params.seed, optimizer=params.optimizer)
     assert cfg.total_steps(64) == DEFAULT_PIPELINE_STEPS and cfg.max_seconds is None
