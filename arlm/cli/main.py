@@ -95,6 +95,10 @@ def _exit_quietly_on_broken_pipe() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:  # progress lines reach a pipe or a log file as they are printed (`arlm pipeline | tee log`)
+        sys.stdout.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError):  # replaced by a caller (tests, embedding)
+        pass
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     parser = build_parser()

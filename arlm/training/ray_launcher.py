@@ -75,10 +75,11 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
     """
     for k, v in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
-    if not address:
+    loopback_only = not address and "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ
+    if loopback_only:
         # Ray picks the machine's address for a "cluster-capable" node; with this off it uses
         # loopback for every process it starts (read when Ray is imported, and by its children).
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import logging
 
     import ray
@@ -93,6 +94,7 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
     else:
         from ray._private import ray_constants
 
+        cluster_capable = ray_constants.ENABLE_RAY_CLUSTER
         if os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
             ray_constants.ENABLE_RAY_CLUSTER = False  # Ray was imported before the line above
         # The dashboard process also serves Ray's state API, which Train's controller polls:
@@ -107,8 +109,13 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
 
         dash_port = free_port()
         os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dash_port}"
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
-                 dashboard_host="127.0.0.1", dashboard_port=dash_port, **kwargs)
+        try:
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
+                     dashboard_host="127.0.0.1", dashboard_port=dash_port, **kwargs)
+        finally:
+            if loopback_only:  # its processes have it; other programs we start (`ray start`) must not
+                os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+                ray_constants.ENABLE_RAY_CLUSTER = cluster_capable  # nor a later connection to a cluster
     # Name our cluster explicitly for code that looks one up by itself (Ray's state API): with
     # several Rays on the machine, auto-detection fails with "Found multiple active Ray instances".
     try:
