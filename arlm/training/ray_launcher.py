@@ -75,6 +75,10 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
     """
     for k, v in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
+    import ray
+
+    if ray.is_initialized():
+        return
     loopback_only = not address and "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ
     if loopback_only:
         # Ray picks the machine's address for a "cluster-capable" node; with this off it uses
@@ -82,10 +86,6 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import logging
 
-    import ray
-
-    if ray.is_initialized():
-        return
     level = logging.INFO if _debug() else logging.WARNING
     kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": True, "logging_level": level}
     # Workers must import arlm: it is installed in the venv locally; on a cluster install it there.
