@@ -12,7 +12,7 @@ imports it).
 
 from __future__ import annotations
 
-from typing import Any
+from arlm.lazy import lazy_getattr
 
 _EXPORTS = {
     "evaluate_tokens": "arlm.evaluation.metrics",
@@ -24,9 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'arlm.evaluation' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

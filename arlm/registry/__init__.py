@@ -5,7 +5,7 @@ cheap; ``pyfunc_model.py`` is the file MLflow stores and executes (models from c
 
 from __future__ import annotations
 
-from typing import Any
+from arlm.lazy import lazy_getattr
 
 _EXPORTS = {
     "log_model": "arlm.registry.log",
@@ -25,9 +25,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'arlm.registry' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
