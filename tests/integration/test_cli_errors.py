@@ -97,5 +97,5 @@ def test_training_options_reach_the_train_config(command):
     cfg = train_config_from(params)
     assert (cfg.optimizer, cfg.lr, cfg.max_steps, cfg.batch_size) == ("adamw", 0.003, 7, 12)
     default = train_config_from(params_from_args(PipelineParams, build_parser().parse_args(["pipeline"])))
-    assert default.optimizer == "muon"  # the product default; the library's TrainConfig default stays adamw
+    assert default.optimizer == "muon"  # the product default, TrainConfig's too (arlm.defaults)
     assert PipelineParams().optimizer == "muon"
