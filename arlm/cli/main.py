@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
         print(f"arlm: {what}", file=sys.stderr, flush=True)
         return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if "arlm.infra.prefect_server" in sys.modules:  # its server's stop is expected from now on
+            sys.modules["arlm.infra.prefect_server"].expect_exit()
 
 
 def run() -> None:

@@ -30,6 +30,28 @@ def create_app():
     return prefect_create_app()
 
 
+_state = {"exiting": False}
+
+
+def expect_exit() -> None:
+    """The command is ending: the server's stop from now on is Prefect's own clean-up."""
+    _state["exiting"] = True
+
+
+def _stop_us_if_it_dies(proc: subprocess.Popen) -> None:
+    """The server died under a running command (killed, out of memory): every call to it would
+    now be retried for minutes. Stop the command with one line instead; rerunning it resumes."""
+    import signal
+
+    code = proc.wait()
+    if _state["exiting"]:
+        return
+    print(f"arlm: error: the temporary Prefect server (pid {proc.pid}) died (exit status {code}); "
+          "stopping. Run the same command again: it resumes from the last checkpoint.",
+          file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def install() -> bool:
     """Patch Prefect's temporary-server launcher (idempotent). Returns False when Prefect's
     internals are not what this was written for (then Prefect's own launcher is used)."""
@@ -56,7 +78,7 @@ def install() -> bool:
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
         main_thread = threading.current_thread() is threading.main_thread()
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
              "--factory", "arlm.infra.prefect_server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
@@ -64,6 +86,9 @@ def install() -> bool:
             # PDEATHSIG is tied to the forking thread: only safe from the main thread
             preexec_fn=die_with_parent_preexec() if main_thread else None,
         )
+        threading.Thread(target=_stop_us_if_it_dies, args=(proc,), daemon=True,
+                         name="arlm-prefect-server-watch").start()
+        return proc
 
     cls._run_uvicorn_command = _run_uvicorn_command
     cls._arlm_guarded = True
