@@ -9,6 +9,14 @@ from arlm.catalog import Catalog, CatalogMissingError
 from arlm.data import IngestConfig, ingest
 
 
+
+def _ingest_another_corpus(tmp_path, home):
+    """A second corpus version in the lake (one document, no val/test split)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.txt").write_text("another corpus, another version of the lake.\n" * 30)
+    return ingest(IngestConfig(corpus=str(other), val_fraction=0, test_fraction=0), home)
+
 def test_fresh_home_first_ingest_creates_the_catalog(home, small_text_dir):
     assert not home.catalog_path.exists()
     cv = ingest(IngestConfig(corpus=str(small_text_dir)), home)  # the lake is written first
@@ -27,10 +35,7 @@ def test_deleted_catalog_is_reported_not_recreated(home, small_text_dir, tmp_pat
     with pytest.raises(CatalogMissingError, match=r"catalog missing .*1 in lake/.*arlm catalog rebuild"):
         Catalog(home.catalog_path).rows("SELECT 1")
     # a second corpus ingested meanwhile does not silently start an empty catalog either
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "a.txt").write_text("another corpus, another version of the lake.\n" * 30)
-    cv2 = ingest(IngestConfig(corpus=str(other), val_fraction=0, test_fraction=0), home)
+    cv2 = _ingest_another_corpus(tmp_path, home)
     with pytest.raises(CatalogMissingError):
         Catalog(home.catalog_path).record_corpus_version(cv2)
     for argv in (["catalog", "ls"], ["catalog", "sql", "SELECT 1"]):
@@ -68,10 +73,7 @@ def test_lake_left_by_an_earlier_session_is_not_a_first_ingest(home, small_text_
     cv = ingest(IngestConfig(corpus=str(small_text_dir)), home)
     old = time.time() - 3600
     os.utime(home.lake / cv.id / "corpus.json", (old, old))
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "a.txt").write_text("another corpus, another version of the lake.\n" * 30)
-    cv2 = ingest(IngestConfig(corpus=str(other), val_fraction=0, test_fraction=0), home)
+    cv2 = _ingest_another_corpus(tmp_path, home)
     with pytest.raises(CatalogMissingError):
         Catalog(home.catalog_path).record_corpus_version(cv2)
     os.utime(home.lake / cv.id / "corpus.json")  # written moments ago: two first ingests at once
