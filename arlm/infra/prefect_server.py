@@ -30,7 +30,7 @@ def create_app():
     return prefect_create_app()
 
 
-_state = {"exiting": False}
+_state: dict = {"exiting": False, "stopping": set()}
 
 
 def expect_exit() -> None:
@@ -44,7 +44,7 @@ def _stop_us_if_it_dies(proc: subprocess.Popen) -> None:
     import signal
 
     code = proc.wait()
-    if _state["exiting"]:
+    if _state["exiting"] or proc.pid in _state["stopping"]:
         return
     print(f"arlm: error: the temporary Prefect server (pid {proc.pid}) died (exit status {code}); "
           "stopping. Run the same command again: it resumes from the last checkpoint.",
@@ -90,6 +90,16 @@ def install() -> bool:
                          name="arlm-prefect-server-watch").start()
         return proc
 
+    original_stop = cls.stop
+
+    def stop(self) -> None:
+        # Prefect's own stop (at exit, or when a client is done with it): not a death to report
+        proc = getattr(self, "server_process", None)
+        if proc is not None:
+            _state["stopping"].add(proc.pid)
+        original_stop(self)
+
     cls._run_uvicorn_command = _run_uvicorn_command
+    cls.stop = stop
     cls._arlm_guarded = True
     return True
