@@ -1,14 +1,47 @@
 """Typed flow parameters (pydantic): the Prefect UI renders them as forms with defaults,
-descriptions and validation. The same models back the CLI, so both accept the same values."""
+descriptions and validation, and the command line is generated from them (``arlm.options``).
+
+Nothing here declares a training, ingest or tokenizer setting: the fields are derived from
+``TrainConfig``, ``IngestConfig`` and ``TokenizerConfig`` (their defaults and help), so the CLI,
+the flows and the library agree by construction (tests/unit/test_options.py). Only what belongs to
+running a flow (home, resume, Ray workers, names, ids) is declared here.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from arlm.defaults import (DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_PIPELINE_LR, DEFAULT_PIPELINE_STEPS, DEFAULT_RESUME,
-                           DEFAULT_SEED)
+from arlm.data.config import IngestConfig
+from arlm.defaults import DEFAULT_MODEL_NAME, DEFAULT_RESUME
+from arlm.errors import ConfigError
+from arlm.options import config_fields
+from arlm.tokenizers.config import TokenizerConfig
+from arlm.training.config import TrainConfig
+
+# IngestConfig fields a user sets per corpus (the rest: how the ingest runs, chosen by the stage)
+INGEST_FIELDS = ("corpus", "val_fraction", "test_fraction", "seed", "encoding", "encoding_errors", "include",
+                 "exclude", "min_chars", "max_chars", "segment_chars", "dedup", "normalize", "strip_control")
+INGEST_RENAME = {"seed": "split_seed"}  # `seed` is the training seed
+TOKENIZER_FIELDS = ("kind", "vocab_size", "pattern", "min_frequency")
+TOKENIZER_RENAME = {"kind": "tokenizer_kind", "pattern": "tokenizer_pattern",
+                    "min_frequency": "tokenizer_min_frequency"}
+TRAIN_FIELDS = tuple(f for f in TrainConfig.__dataclass_fields__)
+
+
+def _check(build) -> None:
+    """Run a config constructor; its error becomes the validation error of the form/CLI."""
+    from pydantic import ValidationError
+
+    try:
+        build()
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    except ValidationError as exc:
+        from arlm.options import validation_message
+
+        raise ValueError(validation_message(exc, prefix="")) from None
 
 
 class _Params(BaseModel):
@@ -17,88 +50,78 @@ class _Params(BaseModel):
     home: str | None = Field(None, description="Project home (runtime state). Default: $ARLM_HOME or ./.arlm of the worker.")
 
 
-def _ingest_field(name: str):
-    """IngestConfig's own field (default, bounds, description): one definition for both."""
-    from arlm.data import IngestConfig
+class _IngestBase(_Params):
+    def ingest_config(self) -> IngestConfig:
+        values = {name: getattr(self, INGEST_RENAME.get(name, name)) for name in INGEST_FIELDS}
+        return IngestConfig(**values)
 
-    return IngestConfig.model_fields[name]
+    @model_validator(mode="after")
+    def _ingest_ok(self):
+        _check(self.ingest_config)
+        return self
 
 
-class IngestOptions(_Params):
-    """What to ingest and how to clean and split it (the fields that name a corpus version)."""
-
-    corpus: str = _ingest_field("corpus")
-    val_fraction: float = _ingest_field("val_fraction")
-    test_fraction: float = _ingest_field("test_fraction")
-    encoding: str = _ingest_field("encoding")
-    encoding_errors: Literal["strict", "replace", "skip"] = _ingest_field("encoding_errors")
-    include: list[str] = Field([], description="Folder sources: glob(s) of relative paths to keep (default all).")
-    exclude: list[str] = Field([], description="Folder sources: glob(s) of relative paths to drop.")
-    min_chars: int = _ingest_field("min_chars")
-    segment_chars: int = _ingest_field("segment_chars")
-    dedup: bool = _ingest_field("dedup")
-    split_seed: int = Field(0, description="Salt of the hash that assigns documents to train/val/test.")
-
-    def ingest_config(self):
-        from arlm.data import IngestConfig
-
-        return IngestConfig(corpus=self.corpus, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
-                            encoding=self.encoding, encoding_errors=self.encoding_errors,
-                            include=tuple(self.include),
-                            exclude=tuple(self.exclude), min_chars=self.min_chars,
-                            segment_chars=self.segment_chars, dedup=self.dedup, seed=self.split_seed)
+IngestOptions = create_model("IngestOptions", __base__=_IngestBase, __module__=__name__,
+                             __doc__="What to ingest and how to clean and split it (IngestConfig's fields).",
+                             **config_fields(IngestConfig, include=INGEST_FIELDS, rename=INGEST_RENAME))
 
 
 class IngestParams(IngestOptions):
     pass
 
 
-class TokenizerParams(IngestOptions):
+class _TokenizerBase(_Params):
+    def tokenizer_config(self) -> TokenizerConfig:
+        return TokenizerConfig(**{name: getattr(self, TOKENIZER_RENAME.get(name, name)) for name in TOKENIZER_FIELDS})
+
+    @model_validator(mode="after")
+    def _tokenizer_ok(self):
+        _check(self.tokenizer_config)
+        return self
+
+
+TokenizerOptions = create_model("TokenizerOptions", __base__=_TokenizerBase, __module__=__name__,
+                                __doc__="The tokenizer to build (TokenizerConfig's fields).",
+                                **config_fields(TokenizerConfig, include=TOKENIZER_FIELDS, rename=TOKENIZER_RENAME))
+
+
+class TokenizerParams(TokenizerOptions, IngestOptions):
     corpus_id: str | None = Field(None, description="Corpus version id (None: ingest `corpus` first).")
     ray_address: str | None = Field(None, description="Encode as Ray tasks on this cluster (none: local threads).")
-    tokenizer_kind: Literal["bpe", "char", "bytes"] = Field("bpe", description="Byte-level BPE, characters (byte fallback) or raw bytes.")
-    vocab_size: int = Field(4096, ge=260, le=200_000, description="BPE vocabulary size (ignored for char/bytes).")
 
 
-class TrainParams(_Params):
-    """Training knobs. Defaults come from ``arlm.defaults`` (as ``TrainConfig``'s do), so the CLI,
-    the flows and the library agree."""
+class _TrainBase(_Params):
+    """How a training runs (resume, Ray workers); the training itself is TrainConfig's fields."""
 
-    model: str = Field(DEFAULT_MODEL, description="Model KIND[/PRESET]: ngram, rnn, lstm, gru, lstm-attn, gpt.")
-    max_steps: int | None = Field(
-        DEFAULT_PIPELINE_STEPS, gt=0,
-        description="Step budget per model: the same parameters give the same model bit for bit. "
-                    "None: the time budget (max_seconds) alone.")
-    max_seconds: float | None = Field(
-        None, gt=0, description="Optional wall-time cap per model, seconds (whichever ends first; a run it "
-                                "stops says stopped_by max_seconds and is no longer reproducible).")
     resume: Literal["auto", "never"] = Field(
         DEFAULT_RESUME, description="auto: continue an unfinished run of the same parameters from its last "
                                     "checkpoint (same run folder and MLflow run); never: start afresh.")
     workers: int = Field(1, ge=1, le=512, description="Ray Train workers (DDP).")
     ray_address: str | None = Field(None, description="Existing Ray cluster address; none starts a local Ray.")
-    batch_size: int | None = Field(None, gt=0, description="Global batch size in sequences (None: preset default).")
-    block_size: int | None = Field(None, gt=1, description="Context length in tokens (None: preset default).")
-    learning_rate: float | None = Field(DEFAULT_PIPELINE_LR, gt=0,
-                                        description="Peak learning rate (None: TrainConfig's default).")
-    optimizer: Literal["adamw", "muon"] = Field(
-        DEFAULT_OPTIMIZER, description="Muon for the attention/MLP matrices with AdamW for the rest (measured better on "
-                            "the embedded default, benchmarks/RESULTS.md), or AdamW for everything.")
-    seed: int = Field(DEFAULT_SEED, description="Seed of initialisation, data order and dropout.")
     max_failures: int = Field(2, ge=-1, description="Worker-group restarts Ray Train may do (-1: unlimited).")
     spread: bool = Field(False, description="Place workers on different Ray nodes (SPREAD) instead of packing them.")
 
+    def train_config(self, **changes: Any) -> TrainConfig:
+        """The TrainConfig these parameters name (numbers checked; the model spec is checked by
+        ``TrainConfig.validate``, which imports the model registry)."""
+        values = {name: getattr(self, name) for name in TRAIN_FIELDS}
+        values["betas"] = tuple(values["betas"])
+        values.update(changes)
+        return TrainConfig(**values)
+
     @model_validator(mode="after")
-    def _budget(self):
-        if self.max_steps is None and self.max_seconds is None:
-            raise ValueError("set a training budget: max_steps, max_seconds or both")
+    def _train_ok(self):
+        _check(lambda: self.train_config()._check_numbers(self.workers))
         return self
 
 
-class PipelineParams(TrainParams, IngestOptions):
-    name: str = Field("arlm-gpt", description="Registered model name in MLflow.")
-    tokenizer_kind: Literal["bpe", "char", "bytes"] = TokenizerParams.model_fields["tokenizer_kind"]
-    vocab_size: int = TokenizerParams.model_fields["vocab_size"]
+TrainParams = create_model("TrainParams", __base__=_TrainBase, __module__=__name__,
+                           __doc__="Training parameters: TrainConfig's fields plus how the run is launched.",
+                           **config_fields(TrainConfig))
+
+
+class PipelineParams(TrainParams, TokenizerOptions, IngestOptions):
+    name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name in MLflow.")
 
     @field_validator("name")
     @classmethod
@@ -111,6 +134,7 @@ class PipelineParams(TrainParams, IngestOptions):
 
 
 class TrainFlowParams(PipelineParams):
+    name: str = Field("arlm-train", description="Run name prefix (runs/NAME-HASH).")
     dataset_id: str | None = Field(None, description="Token dataset id (None: ingest and tokenize `corpus` first).")
 
 
@@ -127,4 +151,4 @@ class EvaluateParams(_Params):
 
 class RegisterParams(_Params):
     run_id: str = Field(..., description="arlm training run id (folder under <home>/runs).")
-    name: str = Field("arlm-gpt", description="Registered model name.")
+    name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name.")

@@ -8,24 +8,13 @@ from pathlib import Path
 
 
 def add_parsers(sub) -> None:
-    from arlm.cli.pipeline_cmds import add_source_options
+    from arlm.data.config import IngestConfig
+    from arlm.options import add_options
 
     p = sub.add_parser("ingest", help="ingest a corpus SPEC into a versioned Parquet corpus",
                        description="Read, clean, split and version a corpus; re-ingesting unchanged "
-                                   "input reuses the existing version.")
-    add_source_options(p)
-    p.add_argument("--seed", type=int, default=0, help="salt of the split hash")
-    p.add_argument("--min-chars", type=int, default=1)
-    p.add_argument("--max-chars", type=int, default=50_000_000)
-    p.add_argument("--max-line-chars", type=int, default=1_000_000)
-    p.add_argument("--segment-chars", type=int, default=8192,
-                   help="cut longer documents into segments of about this size (0: never)")
-    p.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep exact duplicates")
-    p.add_argument("--no-follow-symlinks", dest="follow_symlinks", action="store_false")
-    p.add_argument("--workers", type=int, default=None, help="reader processes (default: one per core)")
-    p.add_argument("--executor", choices=["auto", "local", "ray"], default="auto",
-                   help="where reading/cleaning runs (auto: Ray tasks when connected to Ray, else local processes)")
-    p.add_argument("--ray-address", default=None, help="read and clean as Ray tasks on this cluster")
+                                   "input reuses the existing version. Options are IngestConfig's fields.")
+    add_options(p, IngestConfig, exclude=("progress",), config_file=True)
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", action="store_true", help="print the version as JSON")
     p.set_defaults(func=cmd_ingest)
@@ -61,25 +50,11 @@ def _home(args):
 
 
 def ingest_config_from_args(args):
-    """``IngestConfig`` from parsed args; pydantic's errors become one-line ``ConfigError``."""
-    from pydantic import ValidationError
-
+    """``IngestConfig`` from parsed args (``--config``/``--set`` included); errors are one line."""
     from arlm.data import IngestConfig
-    from arlm.errors import ConfigError
+    from arlm.options import params_from_args
 
-    try:
-        return IngestConfig(
-            corpus=args.corpus, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-            seed=args.seed, encoding=args.encoding, encoding_errors=args.encoding_errors,
-            min_chars=args.min_chars,
-            max_chars=args.max_chars, max_line_chars=args.max_line_chars,
-            segment_chars=args.segment_chars, dedup=args.dedup, include=tuple(args.include),
-            exclude=tuple(args.exclude), follow_symlinks=args.follow_symlinks, workers=args.workers,
-            executor=args.executor, ray_address=args.ray_address, progress=not args.quiet)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "config"
-        raise ConfigError(f"--{field.replace('_', '-')}: {err['msg']}") from None
+    return params_from_args(IngestConfig, args, progress=not args.quiet)
 
 
 def cmd_ingest(args) -> int:

@@ -14,13 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arlm.defaults import DEFAULT_MODEL_NAME
+
+# what `arlm pipeline` registers by default (its --name), crowned by the gate
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
+MODEL_HELP = ("model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/NAME or an MLflow model "
+              "folder (default %(default)s: the champion of the model `arlm pipeline` registers)")
+
 
 def add_parsers(sub) -> None:
     g = sub.add_parser("generate", help="continue a prompt with a registered model (streams tokens)",
                        description="Continue PROMPT with a model; tokens are printed as they come. "
                                    "Greedy by default; --temperature/--top-k/--top-p switch on sampling.")
     g.add_argument("prompt", metavar="PROMPT", help="text to continue")
-    g.add_argument("--model", required=True, help="model URI, e.g. models:/arlm@champion")
+    g.add_argument("--model", default=DEFAULT_MODEL_URI, help=MODEL_HELP)
     g.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default %(default)s)")
     g.add_argument("--temperature", type=float, default=None,
                    help="sampling temperature > 0 (0: greedy; default: greedy unless --top-k/--top-p)")
@@ -37,7 +44,7 @@ def add_parsers(sub) -> None:
     e = sub.add_parser("evaluate", help="bits per byte, perplexity, accuracy of a model beside gzip/bzip2/xz",
                        description="Evaluate a model on a split of its token dataset (default: test) or on "
                                    "any UTF-8 text file, tokenized by the model's own tokenizer.")
-    e.add_argument("--model", required=True, help="model URI, e.g. models:/arlm@champion")
+    e.add_argument("--model", default=DEFAULT_MODEL_URI, help=MODEL_HELP)
     src = e.add_mutually_exclusive_group()
     src.add_argument("--split", default=None, help="split of the model's token dataset (default: test)")
     src.add_argument("--text-file", type=Path, default=None, help="a UTF-8 text file to evaluate on")
@@ -50,6 +57,12 @@ def add_parsers(sub) -> None:
     m = sub.add_parser("models", help="registered models and their champion/challenger aliases")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
     msub.required = True
+    ps = msub.add_parser("presets", help="model kinds and presets with their sizes",
+                         description="Every KIND/PRESET that --model accepts, with parameters and forward "
+                                     "FLOPs per token at a vocabulary size (KIND alone means KIND/tiny).")
+    ps.add_argument("--vocab-size", type=int, default=4096, help="vocabulary to size the models at (default 4096)")
+    ps.add_argument("--json", action="store_true", help="print the table as JSON")
+    ps.set_defaults(func=run_models_presets)
     ls = msub.add_parser("list", help="registered models with versions and aliases")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_models_list)
@@ -120,7 +133,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_evaluate_args(args)
     from arlm.evaluation.report import format_report
     from arlm.home import get_home
-    from arlm.registry.evaluate import evaluate_model
+    from arlm.stages import evaluate_model
 
     report = evaluate_model(args.model, get_home(args.home), split=args.split, text_file=args.text_file,
                             samples=args.samples, batch_size=args.batch_size)
@@ -177,4 +190,28 @@ def run_models_rollback(args: argparse.Namespace) -> int:
 
     old, new = rollback(args.name)
     print(f"{args.name}: champion rolled back from v{old} to v{new}")
+    return 0
+
+
+def run_models_presets(args: argparse.Namespace) -> int:
+    from arlm.errors import ConfigError
+    from arlm.models.registry import preset_table
+
+    if args.vocab_size < 2:
+        raise ConfigError(f"--vocab-size: must be at least 2, got {args.vocab_size}")
+    from arlm.training.config import TrainConfig
+
+    rows = preset_table(args.vocab_size)
+    default = TrainConfig().model
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<18} {'params':>13} {'MFLOPs/token':>13} {'context':>8}  config")
+    for r in rows:
+        cfg = ", ".join(f"{k}={v}" for k, v in r["config"].items() if k != "block_size")
+        params = "counts" if r["params"] is None else f"{r['params']:,}"
+        flops = "-" if r["flops_per_token"] is None else f"{r['flops_per_token'] / 1e6:.2f}"
+        print(f"{r['model'] + (' *' if r['model'] == default else ''):<18} {params:>13} {flops:>13} "
+              f"{r['block_size']:>8}  {cfg}")
+    print(f"(sizes at a vocabulary of {args.vocab_size:,}; * the pipeline's default model; KIND alone is KIND/tiny)")
     return 0

@@ -5,29 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 
-from arlm.cli.pipeline_cmds import add_corpus_options, add_train_options, params_from_args
+from arlm.cli.pipeline_cmds import add_param_options, params_from_args
 
 
 def add_parsers(sub) -> None:
+    from arlm_flows.params import CompareParams, TrainFlowParams
+
     p = sub.add_parser("train", help="train one model (Ray Train) on a token dataset",
                        description="Train KIND[/PRESET] with Ray Train on a token dataset (--dataset-id), "
-                                   "or on a corpus ingested and tokenized first. Logged to MLflow.")
-    p.add_argument("--dataset-id", default=None, help="token dataset id (see `arlm catalog ls`)")
-    p.add_argument("--name", default="arlm-train", help="run name prefix (default %(default)s)")
-    add_corpus_options(p)
-    add_train_options(p)
+                                   "or on a corpus ingested and tokenized first. Logged to MLflow. Every "
+                                   "parameter of the Prefect flow `train` is an option.")
+    add_param_options(p, TrainFlowParams)
     p.set_defaults(func=run_train)
 
     c = sub.add_parser("compare", help="train several kinds on the same tokens; print a leaderboard",
                        description="Train each model spec under the same budget on the same token "
                                    "dataset and rank them by test bits per byte.")
-    c.add_argument("--models", default="ngram,rnn,lstm,gru,lstm-attn,gpt",
-                   help="comma-separated KIND[/PRESET] list (default %(default)s)")
-    c.add_argument("--dataset-id", default=None, help="token dataset id (default: build from --corpus)")
+    c.add_argument("--models", default=argparse.SUPPRESS, dest="models", metavar="SPEC,SPEC...",
+                   type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+                   help="comma-separated KIND[/PRESET] list (default: "
+                        f"{','.join(CompareParams.model_fields['models'].default)})")
     c.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
-    add_corpus_options(c)
-    add_train_options(c)
-    c.set_defaults(func=run_compare, model="gpt/tiny")
+    add_param_options(c, CompareParams, exclude=("model", "models"))
+    c.set_defaults(func=run_compare)
 
 
 def preflight_train(params, models: list[str]) -> None:
@@ -35,10 +35,9 @@ def preflight_train(params, models: list[str]) -> None:
     Prefect and Ray start."""
     from arlm.catalog import Catalog
     from arlm.home import get_home
-    from arlm.stages import make_train_config
 
     for model in models:
-        make_train_config(model, max_seconds=params.max_seconds, max_steps=params.max_steps)
+        params.train_config(model=model).validate()
     Catalog.check_not_lost(get_home(params.home).catalog_path)
 
 
@@ -50,8 +49,8 @@ def start_flow_command(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from flows.params import TrainFlowParams
-    from flows.train import train
+    from arlm_flows.params import TrainFlowParams
+    from arlm_flows.train import train
 
     params = params_from_args(TrainFlowParams, args)
     preflight_train(params, [params.model])
@@ -62,11 +61,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from flows.compare import compare
-    from flows.params import CompareParams
+    from arlm_flows.compare import compare
+    from arlm_flows.params import CompareParams
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    params = params_from_args(CompareParams, args, models=models)
+    params = params_from_args(CompareParams, args)
     preflight_train(params, params.models)
     start_flow_command(args)
     out = compare(params)

@@ -24,9 +24,10 @@ class IngestConfig(BaseModel):
 
     corpus: str = Field(
         "stdlib-docs",
-        description=("Corpus SPEC: 'stdlib-docs', 'stdlib-code', a text file, a folder, "
-                     "'data.jsonl:text' / 'data.csv:col' / 'data.parquet:col', an http(s) URL "
-                     "(optionally '#sha256=HEX'), or 'hf:NAME_OR_SAVED_DIR[:column]'."),
+        description=("Corpus SPEC: stdlib-docs (the running Python's docstrings) | stdlib-code | FILE | FOLDER "
+                     "| FILE.jsonl[:COLUMN] | FILE.csv[:COLUMN] | FILE.parquet[:COLUMN] (COLUMN defaults to "
+                     "'text') | https://URL[#sha256=HEX] | hf:NAME_OR_SAVED_DIR[:COLUMN] | a named corpus "
+                     "(HOME/corpora/NAME.json or the named corpora shipped with arlm)."),
     )
     val_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for validation.")
     test_fraction: float = Field(0.05, ge=0.0, lt=1.0, description="Share of documents held out for test.")

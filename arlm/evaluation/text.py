@@ -1,7 +1,8 @@
 """Evaluating any text file with a model's own tokenizer, and sample continuations.
 
-The text is encoded as one document after an end-of-text token, which serves as the context of the
-first token, so the summed nats cover every byte of the file.
+The text is scored as one document exactly as a token dataset holds it: its tokens followed by one
+end-of-text token, after an end-of-text token that serves as the context of the first token, so
+the summed nats cover every byte of the file (``arlm.evaluation.metrics.bits_per_byte``).
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def evaluate_text(generator: Any, text: str, batch_size: int = 16) -> dict[str, 
     import numpy as np
 
     data = text.encode("utf-8")
-    tokens = np.asarray(generator.encode(text), dtype=np.int64)
-    if tokens.size == 0:
+    ids = generator.encode(text)
+    if not ids:
         raise DataError("text encodes to no tokens: nothing to evaluate")
+    tokens = np.asarray([*ids, generator.eot_id], dtype=np.int64)
     metrics = evaluate_tokens(generator.model, tokens, len(data), context_length(generator.model),
                               batch_size, bos_id=generator.eot_id)
     for name, bpb in compression_baselines(data).items():

@@ -70,42 +70,52 @@ def list_presets(kind: str) -> list[str]:
     return list(PRESETS[kind])
 
 
-def model_class(kind: str) -> type[LanguageModel]:
-    _check_kind(kind)
-    module, name = KINDS[kind].split(":")
+def model_class(kind: str, kinds: dict[str, str] | None = None) -> type[LanguageModel]:
+    """The class of ``kind``, looked up in ``kinds`` ("module:Class" by kind; default: the
+    decoder-only family ``KINDS``; ``arlm.models.seq2seq`` passes its own table)."""
+    kinds = KINDS if kinds is None else kinds
+    _check_kind(kind, kinds)
+    module, name = kinds[kind].split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def parse_spec(spec: str) -> tuple[str, str]:
-    """``"gpt/baby"`` -> ("gpt", "baby"); ``"lstm"`` -> ("lstm", "tiny"). Validates both."""
+def parse_spec(spec: str, kinds: dict[str, str] | None = None,
+               presets: dict[str, dict[str, dict[str, Any]]] | None = None) -> tuple[str, str]:
+    """``"gpt/baby"`` -> ("gpt", "baby"); ``"lstm"`` -> ("lstm", "tiny"). Validates both against
+    ``kinds``/``presets`` (default: the decoder-only family's ``KINDS``/``PRESETS``)."""
+    kinds = KINDS if kinds is None else kinds
+    presets = PRESETS if presets is None else presets
     if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"model spec must be KIND[/PRESET], got {spec!r}; kinds: {', '.join(KINDS)}")
+        raise ConfigError(f"model spec must be KIND[/PRESET], got {spec!r}; kinds: {', '.join(kinds)}")
     kind, slash, preset = spec.strip().partition("/")
     if not kind:
-        raise ConfigError(f"model spec {spec!r} has no kind: give KIND[/PRESET]; kinds: {', '.join(KINDS)}")
-    _check_kind(kind)
+        raise ConfigError(f"model spec {spec!r} has no kind: give KIND[/PRESET]; kinds: {', '.join(kinds)}")
+    _check_kind(kind, kinds)
     if slash and not preset:
         raise ConfigError(f"model spec {spec!r} has an empty preset: give {kind}/PRESET with PRESET one "
-                          f"of {', '.join(PRESETS[kind])}, or {kind} alone for {kind}/{DEFAULT_PRESET}")
+                          f"of {', '.join(presets[kind])}, or {kind} alone for {kind}/{DEFAULT_PRESET}")
     preset = preset or DEFAULT_PRESET
-    if preset not in PRESETS[kind]:
+    if preset not in presets[kind]:
         raise ConfigError(f"unknown preset {preset!r} for model kind {kind!r} (spec {spec!r}); "
-                          f"valid presets: {', '.join(PRESETS[kind])}")
+                          f"valid presets: {', '.join(presets[kind])}")
     return kind, preset
 
 
-def resolve_config(spec: str, vocab_size: int, block_size: int | None = None,
+def resolve_config(spec: str, vocab_size: int, block_size: int | None = None, *,
+                   kinds: dict[str, str] | None = None,
+                   presets: dict[str, dict[str, dict[str, Any]]] | None = None,
                    **overrides: Any) -> tuple[type[LanguageModel], ModelConfig]:
     """The class and validated config a spec names, without allocating weights (cheap: used by
-    ``TrainConfig.validate`` to reject bad model settings before any worker starts)."""
-    kind, preset = parse_spec(spec)
-    cls = model_class(kind)
+    ``TrainConfig.validate`` to reject bad model settings before any worker starts).
+    ``kinds``/``presets`` default to the decoder-only family (see ``parse_spec``)."""
+    kind, preset = parse_spec(spec, kinds, presets)
+    cls = model_class(kind, kinds)
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ConfigError(f"model {kind}: unknown option(s) {', '.join(unknown)}; "
                           f"valid: {', '.join(sorted(fields))}")
-    values = dict(PRESETS[kind][preset])
+    values = dict((PRESETS if presets is None else presets)[kind][preset])
     values.update(overrides)
     values["vocab_size"] = vocab_size
     if block_size is not None:
@@ -126,6 +136,25 @@ def build_model(spec: str, vocab_size: int, block_size: int | None = None,
     return cls(config)
 
 
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ConfigError(f"unknown model kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+def _check_kind(kind: str, kinds: dict[str, str] | None = None) -> None:
+    kinds = KINDS if kinds is None else kinds
+    if kind not in kinds:
+        raise ConfigError(f"unknown model kind {kind!r}; valid kinds: {', '.join(kinds)}")
+
+
+def preset_table(vocab_size: int = 4096) -> list[dict[str, Any]]:
+    """Every kind/preset with its size at ``vocab_size``: parameters and forward FLOPs per token
+    (weights are allocated on the ``meta`` device: nothing is computed or stored)."""
+    import torch
+
+    rows = []
+    for kind in list_kinds():
+        for preset in list_presets(kind):
+            cls, cfg = resolve_config(f"{kind}/{preset}", vocab_size)
+            with torch.device("meta"):
+                model = cls(cfg)
+            trained = cls.trainable  # an n-gram is counted, not trained: its size is its table's
+            rows.append({"model": f"{kind}/{preset}", "params": model.num_params() if trained else None,
+                         "flops_per_token": float(model.flops_per_token()) if trained else None,
+                         "block_size": cfg.block_size, "config": dict(PRESETS[kind][preset])})
+    return rows

@@ -129,7 +129,7 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
             n_tokens = sum(s["n_tokens"] for s in shards)
             n_bytes, n_docs = texts.n_bytes, texts.n_docs
             splits[split] = {"n_tokens": n_tokens, "n_bytes": n_bytes, "n_docs": n_docs,
-                             "tokens_per_byte": (n_tokens - n_docs) / n_bytes if n_bytes else 0.0,
+                             "tokens_per_byte": n_tokens / n_bytes if n_bytes else 0.0,  # end-of-text included
                              "shards": shards}
         manifest = {
             "format": FORMAT,

@@ -6,9 +6,16 @@
 Works alone and on each rank of a torch.distributed process group (DDP, rank-disjoint batches);
 checkpoints (safetensors + JSON state, atomic, latest and best) make resume exact. Imports torch
 and numpy only: Ray (``ray_launcher``) and MLflow (``tracking``) live in their own modules.
+
+Exports are imported on first use: the command line reads ``TrainConfig`` to build its options
+without loading torch.
 """
 
-from arlm.training.config import TrainConfig
-from arlm.training.loop import TrainResult, train
+from __future__ import annotations
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+from arlm.lazy import lazy_getattr
+
+_EXPORTS = {"TrainConfig": "arlm.training.config", "TrainResult": "arlm.training.loop",
+            "train": "arlm.training.loop"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

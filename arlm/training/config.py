@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arlm.defaults import (DEFAULT_CHECKPOINT_SECONDS, DEFAULT_MODEL, DEFAULT_OPTIMIZER, DEFAULT_SEED,
-                           DEFAULT_WARMUP_FRACTION)
 from arlm.errors import ConfigError
+from arlm.options import opt
 
 DTYPES = ("auto", "float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -26,7 +25,11 @@ OPTIMIZERS = ("adamw", "muon")  # see arlm.training.optim
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters and budgets of one run.
+    """Hyper-parameters and budgets of one run: the one declaration of every training setting.
+
+    Each field's default and one-line help (``opt``) is what ``arlm pipeline/train/compare --help``
+    and the Prefect flow forms show: both are generated from these fields (``arlm.options``), and
+    ``--config FILE.yaml`` / ``--set NAME=VALUE`` set any of them.
 
     model: ``KIND[/PRESET]`` (see ``arlm.models.list_kinds``); ``model_overrides`` replaces config
     fields of the preset (``{"dropout": 0.0}``).
@@ -60,42 +63,56 @@ class TrainConfig:
     log_interval: steps between train-loss readings (the only host-device syncs of the loop).
     optimizer: "adamw", or "muon" (orthogonalised momentum for the hidden matrices, AdamW for the
     rest; see ``arlm.training.optim``): ``muon_momentum`` its momentum, ``muon_lr_ratio`` its
-    learning rate as a multiple of ``lr`` (the schedule applies to both). The default, Muon, is the
-    default of the pipeline, train and compare flows too (``arlm.defaults``): it measured better
-    than AdamW on the embedded default (benchmarks/RESULTS.md).
+    learning rate as a multiple of ``lr`` (the schedule applies to both). The default, Muon,
+    measured better than AdamW on the embedded default (benchmarks/RESULTS.md).
     """
 
-    model: str = DEFAULT_MODEL
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 32
-    block_size: int | None = None
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 100
-    warmup_fraction: float | None = DEFAULT_WARMUP_FRACTION
-    weight_decay: float = 0.1
-    betas: tuple[float, float] = (0.9, 0.95)
-    grad_clip: float | None = 1.0
-    grad_accum: int = 1
-    max_steps: int | None = None
-    max_tokens: int | None = None
-    max_seconds: float | None = None
-    eval_interval: int = 250
-    eval_batches: int = 20
-    eval_full: bool = False
-    early_stop_patience: int | None = None
-    early_stop_min_delta: float = 0.0
-    checkpoint_interval: int = 500
-    checkpoint_seconds: float | None = DEFAULT_CHECKPOINT_SECONDS
-    seed: int = DEFAULT_SEED
-    device: str = "auto"
-    dtype: str = "auto"
-    compile: bool | str = "auto"
-    compile_backend: str = "inductor"
-    log_interval: int = 10
-    optimizer: str = DEFAULT_OPTIMIZER
-    muon_momentum: float = 0.95
-    muon_lr_ratio: float = 1.0
+    model: str = opt("gpt/tiny", "Model KIND[/PRESET] (`arlm models presets` lists them).")
+    model_overrides: dict[str, Any] = opt(
+        dict, "Model config fields replacing the preset's, e.g. {\"n_layer\": 6, \"dropout\": 0.1}.")
+    batch_size: int = opt(32, "Global batch in sequences per optimizer step (split over workers x grad_accum).")
+    block_size: int | None = opt(None, "Context length in tokens (None: the preset's).")
+    lr: float = opt(2e-3, "Peak learning rate (warm-up to it, then cosine decay to min_lr). 2e-3 with Muon reached "
+                          "1.657 test bits/byte against 1.734 at 1e-3 on the embedded default (benchmarks/RESULTS.md).")
+    min_lr: float = opt(1e-4, "Learning rate at the end of the budget (cosine decay).")
+    warmup_steps: int = opt(100, "Linear warm-up steps (capped by warmup_fraction of the budget).")
+    warmup_fraction: float | None = opt(0.05, "Warm-up is at most this share of the budget (None: no cap).")
+    weight_decay: float = opt(0.1, "AdamW weight decay of the matrices (not of biases, norms or embeddings' rows).")
+    betas: tuple[float, float] = opt((0.9, 0.95), "AdamW betas.")
+    grad_clip: float | None = opt(1.0, "Clip the global gradient norm to this (None: no clipping).")
+    grad_accum: int = opt(1, "Micro-batches per optimizer step (per worker).")
+    max_steps: int | None = opt(
+        1000, "Step budget: the same parameters give the same model bit for bit. None: max_tokens / max_seconds "
+              "alone. 1000 steps of gpt/tiny fit the embedded default (benchmarks/RESULTS.md).")
+    max_tokens: int | None = opt(None, "Token budget (global tokens); the first budget reached ends the run.")
+    max_seconds: float | None = opt(
+        None, "Wall-time cap of the training loop in seconds (summed over restarts); a run it stops says "
+              "stopped_by max_seconds and is no longer reproducible.")
+    eval_interval: int = opt(250, "Evaluate the validation split every so many steps (and at the end).")
+    eval_batches: int = opt(20, "Validation batches per evaluation.")
+    eval_full: bool = opt(False, "Evaluate on the whole validation split (every token once) instead.")
+    early_stop_patience: int | None = opt(None, "Stop after this many evaluations without a new best (None: never).")
+    early_stop_min_delta: float = opt(0.0, "A new best must be lower by more than this.")
+    checkpoint_interval: int = opt(500, "Write checkpoints/latest every so many steps (and at the end).")
+    checkpoint_seconds: float | None = opt(
+        60.0, "Also write checkpoints/latest after this many seconds of training (None: steps only).")
+    seed: int = opt(0, "Seed of initialisation, data order and dropout.")
+    device: str = opt("auto", "auto (cuda when available), cpu or cuda.", choices=DEVICES)
+    dtype: str = opt("auto", "auto (bfloat16 autocast on CUDA, float32 elsewhere), float32 or bfloat16.", choices=DTYPES)
+    compile: bool | str = opt("auto", "torch.compile the model: auto (on CUDA only), true or false.")
+    compile_backend: str = opt("inductor", "torch.compile backend (aot_eager: no code generation).")
+    log_interval: int = opt(10, "Steps between train-loss readings (the loop's only host-device syncs).")
+    optimizer: str = opt("muon", "muon: orthogonalised momentum for the attention/MLP matrices and AdamW for "
+                                            "the rest (measured better on the embedded default), or adamw for everything.",
+                         choices=OPTIMIZERS)
+    muon_momentum: float = opt(0.95, "Muon's momentum.")
+    muon_lr_ratio: float = opt(1.0, "Muon's learning rate as a multiple of lr.")
+    # fine-tuning (arlm.hf.adapters): start from a model folder's weights, optionally train LoRA adapters only
+    init_from: str | None = opt(None, "Start from the weights of this arlm model folder (same model config) "
+                                      "instead of a random initialisation (fine-tuning).")
+    lora_rank: int | None = opt(None, "Train only LoRA adapters of this rank (peft) on the frozen init_from "
+                                      "model; merged into the weights when registered. None: train every weight.")
+    lora_alpha: float | None = opt(None, "LoRA scale numerator (adapters scaled by alpha/rank); None: 2 x lora_rank.")
 
     def __hash__(self) -> int:  # model_overrides is a dict: hash the canonical form
         from arlm.versioning import canonical_json
@@ -211,6 +228,12 @@ class TrainConfig:
         if not isinstance(self.muon_momentum, (int, float)) or not 0 <= self.muon_momentum < 1:
             raise ConfigError(f"train config: muon_momentum must be in [0, 1), got {self.muon_momentum!r}")
         positive("muon_lr_ratio", self.muon_lr_ratio, integer=False)
+        if self.lora_rank is not None:
+            positive("lora_rank", self.lora_rank)
+            if self.init_from is None:
+                raise ConfigError("train config: lora_rank needs init_from (LoRA adapts a trained model)")
+        if self.lora_alpha is not None:
+            positive("lora_alpha", self.lora_alpha, integer=False)
         if not isinstance(self.seed, int):
             raise ConfigError(f"train config: seed must be an integer, got {self.seed!r}")
         if self.batch_size % (world_size * self.grad_accum):

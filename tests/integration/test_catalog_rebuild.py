@@ -8,6 +8,7 @@ import pytest
 from testkit import build_token_dataset, write_prose_corpus
 
 from arlm.cli.main import main
+from arlm.training.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def test_deleted_catalog_is_reported_then_rebuilt_equal(home, tmp_path, local_ra
     quiet = lambda m: None  # noqa: E731
     dataset_id = build_token_dataset(home, write_prose_corpus(tmp_path / "corpus", n_docs=20, sentences=60),
                                      vocab_size=300)
-    cfg = stages.make_train_config("gpt/tiny", max_steps=4, batch_size=8, block_size=32)
+    cfg = TrainConfig(model="gpt/tiny", max_steps=4, batch_size=8, block_size=32).validate()
     summary = stages.train_stage(cfg, dataset_id, home, RayOptions(num_workers=1, cpus_per_worker=1),
                                  progress=quiet)
     metrics = stages.evaluate_stage(summary["model_dir"], dataset_id, home, split="test",

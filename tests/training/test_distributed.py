@@ -23,8 +23,9 @@ CFG = dict(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dro
 
 
 @pytest.mark.parametrize("eval_full", [False, True], ids=["sampled-eval", "full-split-eval"])
-def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path, eval_full):
+def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path, eval_full, monkeypatch):
     cfg = {**CFG, "eval_full": eval_full}  # full: each rank scores its share of the windows
+    monkeypatch.setenv("ARLM_PEAK_TFLOPS", "0.5")  # a known peak, so MFU is reported on CPU too
     dataset = make_dataset(tmp_path / "ds", vocab_size=40, n_train=6000, n_val=2000)
     one = train(TrainConfig(**cfg), dataset, tmp_path / "one")
 
@@ -40,6 +41,13 @@ def test_two_ranks_match_one_rank_on_the_same_global_batch(tmp_path, eval_full):
     for x, y in zip(a, b):
         assert abs(x - y) <= 1e-5 * max(1.0, abs(x)), (a, b)
     assert abs(one.final_val_loss - two["final_val_loss"]) < 1e-5
+    # MFU is per device: the global token rate's FLOPs shared by the 2 ranks, against one peak
+    for runs, world in ((one.history, 1), (two["history"], 2)):
+        logged = [h for h in runs if "tokens_per_s" in h]
+        assert logged
+        for h in logged:
+            assert h["tflops_per_device"] == pytest.approx(h["tflops"] / world, rel=1e-12)
+            assert h["mfu"] == pytest.approx(h["tflops"] / world / 0.5, rel=1e-12)
     # every rank reported the same events (Ray's train.report needs all ranks), rank 0 alone a path
     assert [c[:2] for c in ranks[0]["calls"]] == [c[:2] for c in ranks[1]["calls"]]
     assert any(c[2] for c in ranks[0]["calls"]) and not any(c[2] for c in ranks[1]["calls"])
