@@ -71,12 +71,16 @@ class Home:
 
     @property
     def mlflow_artifact_root(self) -> str | None:
-        """Artifacts of the embedded store live under the home; a tracking server decides its own."""
-        if os.environ.get("MLFLOW_TRACKING_URI"):
-            return None
-        return (self.mlflow_dir / "artifacts").as_uri()
+        """Artifacts of a SQLite store live in ``artifacts/`` beside its database (the home's by
+        default); a tracking server decides its own (None). Never MLflow's default ``./mlruns`` of
+        the current directory (``mlflow.set_tracking_uri`` exports ``MLFLOW_TRACKING_URI``, so
+        that variable alone does not mean a server)."""
+        uri = self.mlflow_tracking_uri
+        if uri.startswith("sqlite:///"):
+            return (Path(uri[len("sqlite:///"):]).expanduser().resolve().parent / "artifacts").as_uri()
+        return None
 
-    def ensure(self) -> "Home":
+    def ensure(self) -> Home:
         for p in (self.lake, self.tokenizers, self.tokens, self.runs, self.ray_storage,
                   self.mlflow_dir, self.logs, self.cache):
             p.mkdir(parents=True, exist_ok=True)

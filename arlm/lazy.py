@@ -4,7 +4,8 @@ is imported on first use (so importing the package costs nothing, e.g. no torch 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def lazy_getattr(package: str, exports: dict[str, str]) -> Callable[[str], Any]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arlm.defaults import DEFAULT_RESUME, RESUME_MODES
 from arlm.errors import ConfigError
@@ -237,7 +238,7 @@ def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home:
     import json
 
     from arlm.training.ray_launcher import RESULT_FILE, config_to_dict, train_with_ray
-    from arlm.training.tracking import end_run, loss_curve_png, RunLogger, start_run
+    from arlm.training.tracking import RunLogger, end_run, loss_curve_png, start_run
     from arlm.versioning import atomic_write_json
 
     run_id, out_dir = claimed.run_id, claimed.path
@@ -290,6 +291,10 @@ def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home:
         png = loss_curve_png(history, out_dir / "loss_curve.png", title=f"{train_cfg.model} ({run_id})")
         logger.log_artifact(png)
     model_dir = Path(res.get("best_checkpoint") or res.get("latest_checkpoint") or out_dir / "checkpoints" / "latest")
+    if getattr(train_cfg, "lora_rank", None):  # LoRA checkpoints hold adapters: register the merged model
+        from arlm.hf.adapters import merge_checkpoint
+
+        model_dir = merge_checkpoint(model_dir, out_dir / "merged")
     summary = {"run_id": run_id, "out_dir": str(out_dir), "mlflow_run_id": mlflow_run_id,
                "model_dir": str(model_dir), "dataset_id": dataset_id, "model": train_cfg.model,
                "restarts": launch.restarts, "wall_seconds": launch.wall_seconds,
@@ -324,7 +329,9 @@ def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = 
     model = load_model(Path(model_dir))
     tokens = ds.tokens(split)
     n_bytes = ds.n_bytes(split)
-    metrics = evaluate_tokens(model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16)
+    # every token scored, the first from the end-of-text that precedes each document
+    metrics = evaluate_tokens(model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16,
+                              bos_id=int(ds.manifest["eot_id"]))
     metrics["num_params"] = model.num_params()
     metrics["unigram_bits_per_byte"] = unigram_bits_per_byte(ds.tokens("train"), tokens, ds.vocab_size, n_bytes)
     from arlm.data import load_corpus_version, split_bytes
@@ -351,10 +358,70 @@ def format_evaluation(m: dict[str, Any], split: str = "test") -> str:
             f"xz {m['xz_bits_per_byte']:.3f}), accuracy {m['accuracy']:.3f}")
 
 
+def evaluate_model(model_uri: str, home: Home, *, split: str | None = None, text_file: str | Path | None = None,
+                   samples: int = 3, batch_size: int = 16) -> dict[str, Any]:
+    """The report of a registered model (``arlm evaluate`` and the ``evaluate`` flow) on
+    ``text_file`` (tokenized by the model's own tokenizer) or on ``split`` (default "test") of its
+    token dataset (:func:`evaluate_stage`): ``{"title", "model", "source", "metrics", "samples"}``,
+    also logged to the model's MLflow run (``evaluations/<label>/``, ``eval_<label>_*`` metrics) and
+    recorded in the catalog's ``evaluations``. Bad files and unknown URIs raise ``ArlmError``
+    before anything is written."""
+    from arlm.evaluation.text import evaluate_text, read_text_file, sample_continuations, sample_prompts
+    from arlm.registry.evaluate import log_report, split_prompts
+    from arlm.registry.resolve import load_generator
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+        raise ConfigError(f"samples must be an integer >= 0, got {samples!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch size must be an integer >= 1, got {batch_size!r}")
+    uri = home.mlflow_tracking_uri
+    if text_file is not None:
+        from arlm.versioning import sha256_file
+
+        text = read_text_file(text_file)  # a bad file fails before the model loads
+        gen = load_generator(model_uri, tracking_uri=uri)
+        run_id = gen.resolved.run_id
+        metrics = evaluate_text(gen, text, batch_size=batch_size)
+        prompts = sample_prompts(text, samples)
+        label, title = Path(text_file).name, f"{model_uri} on {text_file}"
+        dataset_id = f"file:{sha256_file(text_file)[:16]}"
+    else:
+        from arlm.generation.text import TextGenerator
+        from arlm.registry.resolve import resolve_model_for_eval
+        from arlm.tokenizers import TokenDataset
+
+        split = split or "test"
+        model_dir, dataset_id, run_id = resolve_model_for_eval(model_uri, home, uri)
+        # logs the split's metrics to the run and records the catalog row
+        metrics = evaluate_stage(str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id,
+                                 progress=lambda msg: None)
+        # the model folder just fetched, with the tokenizer its token dataset was made with
+        tokenizer_id = TokenDataset.open(home.tokens / dataset_id).tokenizer_id
+        gen = TextGenerator.from_dirs(model_dir, home.tokenizers / tokenizer_id)
+        prompts = split_prompts(home, dataset_id, split, gen, samples)
+        label, title = split, f"{model_uri} on {dataset_id}:{split}"
+    report = {"title": title, "model": model_uri, "source": label, "metrics": metrics,
+              "samples": sample_continuations(gen, prompts[:samples]) if samples > 0 else []}
+    try:
+        log_report(uri, run_id, report, label)
+    except Exception as exc:  # the report is returned and printed anyway
+        print(f"arlm: warning: evaluation not logged to MLflow ({exc})", file=sys.stderr)
+    if text_file is not None:  # evaluate_stage recorded the split case already
+        try:
+            _catalog(home).record_evaluation(model_uri=model_uri, token_dataset_id=dataset_id, split=label,
+                                             metrics=metrics, mlflow_run_id=run_id)
+        except Exception as exc:
+            print(f"arlm: warning: evaluation not recorded in the catalog ({exc})", file=sys.stderr)
+    return report
+
+
 def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model_name: str,
-                   home: Home, *, split: str = "test", progress: Progress | None = None) -> dict[str, Any]:
+                   home: Home, *, split: str = "test", progress: Progress | None = None,
+                   base: tuple[str, float] | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
     """Log the trained model as an MLflow pyfunc (from code) in its training run, register it as
-    ``challenger``, and promote it to ``champion`` if it beats the current one (the gate)."""
+    ``challenger``, and promote it to ``champion`` if it beats the current one (the gate).
+    ``base``: (label, test bits per byte on the same split) of the model a fine-tuned one started
+    from, which it must beat too; ``extra_tags`` go on the logged model and the version."""
     from arlm.registry import log_model, register_with_gate
     from arlm.tokenizers import TokenDataset
     from arlm.training.tracking import end_run
@@ -364,7 +431,8 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
     tokenizer_dir = home.tokenizers / lineage["arlm.tokenizer_version"]
     tags = {**lineage, "arlm.git_commit": git_commit(), "arlm.run_id": train_summary["run_id"],
             "arlm.token_dataset_path": str(ds.path), "arlm.model": train_summary["model"],
-            **{f"metric.{split}_{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}}
+            **{f"metric.{split}_{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)},
+            **(extra_tags or {})}
     info = log_model(Path(train_summary["model_dir"]), tokenizer_dir, run_id=train_summary["mlflow_run_id"],
                      name=model_name, metrics={f"{split}_{k}": v for k, v in metrics.items()},
                      tags=tags, tracking_uri=home.mlflow_tracking_uri,
@@ -373,7 +441,7 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
     decision = register_with_gate(info.model_uri, model_name, metrics["bits_per_byte"], test_split_id,
                                   tracking_uri=home.mlflow_tracking_uri, tags=tags,
                                   unigram_bpb=metrics.get("unigram_bits_per_byte"),
-                                  catalog=home.catalog_path)
+                                  catalog=home.catalog_path, base=base)
     end_run(home.mlflow_tracking_uri, train_summary["mlflow_run_id"])
     _catalog(home).record_model(model_name, int(decision.version), train_summary["run_id"],
                                 f"models:/{model_name}/{decision.version}",
@@ -387,18 +455,6 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
 # --------------------------------------------------------------------------------------------
 # helpers shared by flows and the CLI
 # --------------------------------------------------------------------------------------------
-def make_train_config(model: str, *, max_seconds: float | None = None, max_steps: int | None = None,
-                      batch_size: int | None = None, block_size: int | None = None,
-                      learning_rate: float | None = None, seed: int | None = None, **extra: Any):
-    """A ``TrainConfig`` from the user-facing knobs; ``None`` keeps ``TrainConfig``'s default (from
-    ``arlm.defaults``, shared with the CLI and the flow parameters) or the preset's."""
-    from arlm.training import TrainConfig
-
-    given = {"model": model, "max_seconds": max_seconds, "max_steps": max_steps,
-             "batch_size": batch_size, "block_size": block_size, "lr": learning_rate, "seed": seed, **extra}
-    return TrainConfig(**{k: v for k, v in given.items() if v is not None}).validate()
-
-
 def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: str,
                       max_new_tokens: int = 40, seed: int = 0) -> str:
     """A short sampled continuation for the end-of-pipeline report (temperature 0.8, top-k 40,

@@ -20,7 +20,6 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # benchm
 import argparse  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 KINDS = ["ngram/4gram", "rnn", "lstm", "gru", "lstm-attn", "gpt"]
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import CompareParams
+from arlm_flows.pipeline import prepare_tokens, ray_options_from, train_config_from
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import evaluate_task, home_of, train_task
 from prefect import flow
-
 from prefect.artifacts import create_markdown_artifact
-
-from flows.params import CompareParams
-from flows.pipeline import prepare_tokens, ray_options_from, train_config_from
-from flows.runs import run_name_from
-from flows.tasks import evaluate_task, home_of, train_task
 
 
 def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:

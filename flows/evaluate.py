@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import EvaluateParams
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import home_of, transient_only
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
-
-from flows.params import EvaluateParams
-from flows.runs import run_name_from
-from flows.tasks import home_of, transient_only
 
 
 @task(name="evaluate-model", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
 def evaluate_model_task(params: EvaluateParams) -> dict[str, Any]:
-    from arlm.registry.evaluate import evaluate_model
+    from arlm.stages import evaluate_model
 
     return evaluate_model(params.model_uri, home_of(params.home), split=params.split, samples=params.samples)
 

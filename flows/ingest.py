@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import IngestParams
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import ingest_cached
 from prefect import flow
-
-from flows.params import IngestParams
-from flows.runs import run_name_from
-from flows.tasks import ingest_cached
 
 
 @flow(name="ingest", flow_run_name=run_name_from("ingest", "corpus"),

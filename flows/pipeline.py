@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import PipelineParams
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import (
+    evaluate_task,
+    home_of,
+    ingest_cached,
+    register_task,
+    tokenize_cached,
+    tokenizer_cached,
+    train_task,
+)
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-
-from flows.params import PipelineParams
-from flows.runs import run_name_from
-from flows.tasks import (evaluate_task, home_of, ingest_cached, register_task, tokenize_cached,
-                         tokenizer_cached, train_task)
 
 SAMPLE_PROMPT = "Return the"
 
@@ -23,20 +29,14 @@ def ray_options_from(p) -> Any:
 
 
 def train_config_from(p) -> Any:
-    from arlm.stages import make_train_config
-
-    return make_train_config(p.model, max_seconds=p.max_seconds, max_steps=p.max_steps,
-                             batch_size=p.batch_size, block_size=p.block_size,
-                             learning_rate=p.learning_rate, seed=p.seed, optimizer=p.optimizer)
+    """The validated TrainConfig of flow parameters (a bad model spec fails here, before any work)."""
+    return p.train_config().validate()
 
 
 def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:
     """ingest -> tokenizer -> tokenize, shared by the pipeline and the compare flow."""
-    from arlm.tokenizers import TokenizerConfig
-
     cv = ingest_cached(p.ingest_config(), root)
-    tok = tokenizer_cached(TokenizerConfig(kind=p.tokenizer_kind, vocab_size=p.vocab_size),
-                           cv["corpus_id"], root)
+    tok = tokenizer_cached(p.tokenizer_config(), cv["corpus_id"], root)
     ds = tokenize_cached(cv["corpus_id"], tok["tokenizer_id"], root, p.ray_address)
     return cv, tok, ds
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import RegisterParams
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import evaluate_task, home_of, register_task
 from prefect import flow
-
-from flows.params import RegisterParams
-from flows.runs import run_name_from
-from flows.tasks import evaluate_task, home_of, register_task
 
 
 @flow(name="register", flow_run_name=run_name_from("register", "run_id", "name"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 
 def run_name_from(prefix: str, *fields: str) -> Callable[[], str]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
-
 from arlm_flows.params import TokenizerParams
 from arlm_flows.runs import run_name_from
 from arlm_flows.tasks import ingest_cached, tokenize_cached, tokenizer_cached
+from prefect import flow
 
 
 @flow(name="tokenizer", flow_run_name=run_name_from("tokenizer", "corpus_id|corpus", "tokenizer_kind"),

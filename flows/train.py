@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from arlm_flows.params import TrainFlowParams
+from arlm_flows.pipeline import prepare_tokens, ray_options_from, train_config_from
+from arlm_flows.runs import run_name_from
+from arlm_flows.tasks import train_task
 from prefect import flow
-
-from flows.params import TrainFlowParams
-from flows.pipeline import prepare_tokens, ray_options_from, train_config_from
-from flows.runs import run_name_from
-from flows.tasks import train_task
 
 
 @flow(name="train", flow_run_name=run_name_from("train", "model"),

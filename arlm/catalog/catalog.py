@@ -20,14 +20,15 @@ written with the catalog, tells that first time from a deleted catalog).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arlm.catalog.db import apply_migrations, connect, schema_version
 from arlm.errors import ArlmError, ConfigError, NotFoundError
 from arlm.versioning import TMP_MARK, content_hash, read_json
 
-JSON_COLUMNS = {"config", "stats", "cleaning_report", "meta", "metrics"}
+JSON_COLUMNS = {"config", "stats", "cleaning_report", "meta", "metrics", "details"}
 EMPTY_DOCUMENTS_VIEW = (
     "CREATE OR REPLACE VIEW documents AS SELECT NULL::VARCHAR AS corpus_version_id, "
     "NULL::VARCHAR AS doc_id, NULL::VARCHAR AS source, NULL::VARCHAR AS uri, NULL::VARCHAR AS text, "
@@ -148,7 +149,7 @@ class Catalog:
         if not path.exists() and home_artifacts(path.parent):
             raise cls(path).missing_error()
 
-    def require(self) -> "Catalog":
+    def require(self) -> Catalog:
         """Raise :class:`CatalogMissingError` now if the catalog was deleted beside artifacts (for
         callers that would otherwise find out only after hours of work); returns ``self``."""
         if self._orphans and not self.path.exists():
@@ -371,6 +372,23 @@ class Catalog:
         """Remember that ``models:/NAME@ALIAS`` points at ``version`` (mirrors MLflow's alias)."""
         self._write(self._alias_statements(name, alias, int(version)))
 
+    def record_model_origin(self, name: str, version, origin: str, *, source: str | None = None,
+                            source_sha256: str | None = None, base_name: str | None = None,
+                            base_version=None, method: str | None = None, details: dict | None = None) -> None:
+        """Where model version ``name``/``version`` came from when not trained from scratch:
+        ``origin`` "import" (``source``: the checkpoint folder or hf:NAME, ``source_sha256`` its
+        weights) or "finetune" (``base_name``/``base_version``: the registered base, ``method``
+        "full" or "lora")."""
+        if origin not in ("import", "finetune"):
+            raise ConfigError(f"catalog: model origin must be 'import' or 'finetune', got {origin!r}")
+        self._write([
+            ("DELETE FROM model_origins WHERE name = ? AND version = ?", [name, int(version)]),
+            ("INSERT INTO model_origins (name, version, origin, source, source_sha256, base_name, base_version, "
+             "method, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             [name, int(version), origin, source, source_sha256, base_name,
+              None if base_version is None else int(base_version), method, _json(details)]),
+        ])
+
     # -- reading ------------------------------------------------------------------------------
     def ls(self, limit: int = 50) -> dict[str, list[dict]]:
         """The latest artifacts of each kind, newest first (what ``arlm catalog ls`` prints)."""
@@ -410,13 +428,15 @@ class Catalog:
         return name, int(version)  # type: ignore[arg-type]
 
     def lineage(self, model_uri: str, resolver: AliasResolver | None = None,
-                max_source_files: int = 50) -> dict:
+                max_source_files: int = 50, _depth: int = 0) -> dict:
         """The chain model version -> run -> token dataset -> tokenizer -> corpus version -> sources.
 
         ``model_uri`` is ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``; an alias is resolved
         as ``resolve_model`` does (``resolver`` first, then ``model_aliases`` of the catalog), with
         ``resolver(name, alias) -> version`` (e.g. MLflow's ``get_model_version_by_alias``).
-        Links missing from the catalog are ``None``; ``missing`` lists them.
+        Links missing from the catalog are ``None``; ``missing`` lists them. ``origin`` says how a
+        version that was not trained from scratch came to be (imported or fine-tuned) and ``base``
+        holds the lineage of the version it was fine-tuned from (so its corpora too).
         """
         name, version = self.resolve_model(model_uri, resolver)
         model = self._one("SELECT * FROM models WHERE name = ? AND version = ?", [name, version])
@@ -446,7 +466,29 @@ class Catalog:
                 "SELECT count(*) AS n FROM source_files WHERE corpus_version_id = ?", [cv["id"]])["n"]
         else:
             out["source_files"], out["n_source_files"] = [], 0
+        self._origin_into(out, name, version, resolver, max_source_files, _depth)
         return out
+
+    MAX_BASE_DEPTH = 8  # base of a base of...: a chain longer than this is cut (and cycles too)
+
+    def _origin_into(self, out: dict, name: str, version: int, resolver: AliasResolver | None,
+                     max_source_files: int, depth: int) -> None:
+        """``origin`` (the model_origins row, None for a model trained from scratch) and ``base``
+        (the lineage of the model it was fine-tuned from, when that one is registered)."""
+        out["origin"] = self._one("SELECT * FROM model_origins WHERE name = ? AND version = ?", [name, version])
+        out["base"] = None
+        origin = out["origin"] or {}
+        if origin.get("origin") == "import":  # no run, tokens or corpus: the checkpoint is the source
+            tok_id = (origin.get("details") or {}).get("tokenizer_id")
+            if tok_id and out.get("tokenizer") is None:
+                out["tokenizer"] = self._one("SELECT * FROM tokenizers WHERE id = ?", [tok_id])
+            out["missing"] = [m for m in out["missing"] if m == "tokenizer" and out["tokenizer"] is None]
+        if origin.get("base_name") and origin.get("base_version") is not None and depth < self.MAX_BASE_DEPTH:
+            base_uri = f"models:/{origin['base_name']}/{origin['base_version']}"
+            try:
+                out["base"] = self.lineage(base_uri, resolver, max_source_files, _depth=depth + 1)
+            except NotFoundError:
+                out["missing"].append("base")
 
     def _one(self, query: str, params: list) -> dict | None:
         rows = self.rows(query, params)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
+from arlm.data_catalog import shipped_dir
 from arlm.errors import ArlmError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "data_catalog" / "migrations"
+# data_catalog/migrations of the repository, installed as package data of ``arlm.data_catalog``
+MIGRATIONS_DIR = shipped_dir("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([\w-]+)\.sql$")
 
 

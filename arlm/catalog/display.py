@@ -24,10 +24,25 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def format_lineage(lin: dict) -> str:
-    """The chain from model version down to source files, one step per paragraph."""
+def format_lineage(lin: dict, indent: str = "") -> str:
+    """The chain from model version down to source files, one step per paragraph; a fine-tuned
+    version's base model follows, indented, with its own chain."""
     m = lin["model"]
     out = [f"model      {m['name']} version {m['version']}  ({m['uri']})"]
+    origin = lin.get("origin")
+    if origin and origin.get("origin") == "import":
+        sha = f"  weights sha256 {origin['source_sha256'][:16]}..." if origin.get("source_sha256") else ""
+        out.append(f"origin     imported from {origin.get('source')}{sha}")
+        tok = lin.get("tokenizer")
+        out.append(f"tokenizer  {tok['id']}  kind={tok['kind']} vocab={tok['vocab_size']} (the checkpoint's)"
+                   if tok else "tokenizer  (not recorded)")
+        return "\n".join(indent + line for line in out)
+    if origin and origin.get("origin") == "finetune":
+        details = origin.get("details") or {}
+        how = f"LoRA rank {details.get('lora_rank')}" if origin.get("method") == "lora" else "all weights"
+        base = (f"models:/{origin['base_name']}/{origin['base_version']}" if origin.get("base_name")
+                else origin.get("source"))
+        out.append(f"origin     fine-tuned ({how}) from {base}")
     run = lin.get("run")
     out.append(f"run        {run['run_id']}  spec={run['model_spec']}  mlflow_run={run['mlflow_run_id']}"
                if run else f"run        {m['run_id']} (not recorded)")
@@ -50,4 +65,7 @@ def format_lineage(lin: dict) -> str:
         out.append("corpus     (not recorded)")
     for e in lin.get("evaluations", []):
         out.append(f"evaluation {e['split']}: " + ", ".join(f"{k}={v}" for k, v in sorted(e['metrics'].items())))
-    return "\n".join(out)
+    text = "\n".join(indent + line for line in out)
+    if lin.get("base"):
+        text += f"\n{indent}base model:\n" + format_lineage(lin["base"], indent + "  ")
+    return text

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arlm.catalog.catalog import Catalog
 from arlm.versioning import read_json
@@ -186,6 +187,7 @@ def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: Rebuild
                 metrics = _split_metrics(dict(data.metrics), split) if data is not None else {}
                 cat.record_model(m.name, int(mv.version), tags.get("arlm.run_id"),
                                  f"models:/{m.name}/{mv.version}", metrics)
+                _record_origin(cat, m.name, int(mv.version), tags)
             attempt(f"model {m.name} v{mv.version}", one, "models")
         with cat._connect() as con:  # MLflow's aliases replace the recorded ones of this model
             con.execute("DELETE FROM model_aliases WHERE name = ?", [m.name])
@@ -193,3 +195,24 @@ def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: Rebuild
             attempt(f"alias {m.name}@{alias}",
                     lambda m=m, alias=alias, version=version: cat.record_model_alias(m.name, alias, int(version)),
                     "model_aliases")
+
+
+def _record_origin(cat: Catalog, name: str, version: int, tags: dict[str, str]) -> None:
+    """``model_origins`` of an imported or fine-tuned version, from the tags ``arlm.hf.stages`` puts
+    on it (``arlm.origin``, ``arlm.source``..., ``arlm.base_model`` = models:/BASE/N)."""
+    origin = tags.get("arlm.origin")
+    if origin == "import":
+        cat.record_model_origin(name, version, "import", source=tags.get("arlm.source"),
+                                source_sha256=tags.get("arlm.source_sha256"),
+                                details={"architecture": tags.get("arlm.source_architecture"),
+                                         "tokenizer_id": tags.get("arlm.tokenizer_version")})
+    elif origin == "finetune":
+        base = tags.get("arlm.base_model") or ""
+        base_name = base_version = None
+        if base.startswith("models:/") and base.rpartition("/")[2].isdigit():
+            base_name, _, base_version = base[len("models:/"):].rpartition("/")
+        cat.record_model_origin(name, version, "finetune", source=base, base_name=base_name or None,
+                                base_version=int(base_version) if base_version else None,
+                                method=tags.get("arlm.finetune_method"),
+                                details={"base_test_bits_per_byte": tags.get("arlm.gate.base_bpb"),
+                                         "lora_rank": int(tags["arlm.lora_rank"]) if tags.get("arlm.lora_rank") else None})

@@ -53,7 +53,7 @@ def add_parsers(sub) -> None:
     dep.add_argument("--api-url", default=None, help="Prefect API URL (default: the stack's, else $PREFECT_API_URL)")
     dep.add_argument("--ray-address", default=None,
                      help="Ray cluster for train/compare runs (default: the stack's head, else a local Ray per run)")
-    dep.add_argument("--project-dir", type=Path, default=None, help="folder with prefect.yaml (default: this checkout)")
+    dep.add_argument("--project-dir", type=Path, default=None, help="a folder with its own prefect.yaml (default: the one shipped with arlm)")
     dep.set_defaults(func=cmd_deploy)
 
 
@@ -87,7 +87,7 @@ def _add_stack_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds each service may take to become healthy")
 
 
-def config_from_args(args) -> "StackConfig":  # noqa: F821 - imported lazily
+def config_from_args(args) -> StackConfig:  # noqa: F821 - imported lazily
     from arlm.infra.stack import StackConfig
 
     return StackConfig(**{f.name: getattr(args, f.name) for f in fields(StackConfig) if hasattr(args, f.name)})

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "arlm.cli.train_cmds",
     "arlm.cli.model_cmds",
     "arlm.cli.infra_cmds",
+    "arlm.cli.hf_cmds",
 )
 
 # Offline-safe defaults for the stack; a user's explicit setting wins.

@@ -7,8 +7,6 @@ import json
 import sys
 import time
 
-from arlm.errors import ConfigError
-
 # options of the generated command lines whose flag is not simply --NAME
 ALIASES = {"tokenizer_kind": ["--tokenizer", "--tokenizer-kind"]}
 SECTIONS = {**{n: "corpus (IngestConfig)" for n in ("corpus", "val_fraction", "test_fraction", "split_seed",
@@ -38,6 +36,24 @@ def params_from_args(model_cls, args: argparse.Namespace, **extra):
     from arlm.options import params_from_args as build
 
     return build(model_cls, args, **extra)
+
+
+def preflight_train(params, models: list[str]) -> None:
+    """Bad model specs and budgets, and a deleted catalog, fail in a second with one line, before
+    Prefect and Ray start."""
+    from arlm.catalog import Catalog
+    from arlm.home import get_home
+
+    for model in models:
+        params.train_config(model=model).validate()
+    Catalog.check_not_lost(get_home(params.home).catalog_path)
+
+
+def start_flow_command(args: argparse.Namespace) -> None:
+    """The checks passed: set up the process for running flows (arlm.cli.flow_env)."""
+    from arlm.cli.flow_env import prepare_flow_command
+
+    prepare_flow_command(args.debug, args.home)
 
 
 def preflight_corpus(params) -> None:
@@ -75,8 +91,6 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from arlm_flows.params import PipelineParams
 
     params = params_from_args(PipelineParams, args)
-    from arlm.cli.train_cmds import preflight_train, start_flow_command
-
     preflight_train(params, [params.model])  # bad model, budget or a deleted catalog -> error now
     preflight_corpus(params)
     start_flow_command(args)

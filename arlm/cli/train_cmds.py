@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from arlm.cli.pipeline_cmds import add_param_options, params_from_args
+from arlm.cli.pipeline_cmds import add_param_options, params_from_args, preflight_train, start_flow_command
 
 
 def add_parsers(sub) -> None:
@@ -28,24 +28,6 @@ def add_parsers(sub) -> None:
     c.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
     add_param_options(c, CompareParams, exclude=("model", "models"))
     c.set_defaults(func=run_compare)
-
-
-def preflight_train(params, models: list[str]) -> None:
-    """Bad model specs and budgets, and a deleted catalog, fail in a second with one line, before
-    Prefect and Ray start."""
-    from arlm.catalog import Catalog
-    from arlm.home import get_home
-
-    for model in models:
-        params.train_config(model=model).validate()
-    Catalog.check_not_lost(get_home(params.home).catalog_path)
-
-
-def start_flow_command(args: argparse.Namespace) -> None:
-    """The checks passed: set up the process for running flows (arlm.cli.flow_env)."""
-    from arlm.cli.flow_env import prepare_flow_command
-
-    prepare_flow_command(args.debug, args.home)
 
 
 def run_train(args: argparse.Namespace) -> int:

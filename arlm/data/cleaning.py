@@ -47,7 +47,7 @@ class Policy:
     strip_control: bool = True
 
     @classmethod
-    def from_config(cls, cfg) -> "Policy":
+    def from_config(cls, cfg) -> Policy:
         return cls(**{k: getattr(cfg, k) for k in cls.__dataclass_fields__})
 
 
@@ -70,7 +70,7 @@ class Tally:
         if len(self.skipped) < self.max_examples:
             self.skipped.append((uri, reason))
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         self.counts.update(other.counts)
         room = self.max_examples - len(self.skipped)
         if room > 0:

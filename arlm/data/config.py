@@ -93,7 +93,7 @@ class IngestConfig(BaseModel):
                               "(utf-8, utf-16, latin-1, cp1252...) or 'auto'") from None
 
     @model_validator(mode="after")
-    def _check(self) -> "IngestConfig":
+    def _check(self) -> IngestConfig:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ConfigError(
                 f"val_fraction + test_fraction must be < 1 (got {self.val_fraction} + {self.test_fraction})")

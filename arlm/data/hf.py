@@ -40,9 +40,9 @@ def open_dataset(name: str, split: str):
     return ds[split] if split else ds
 
 
-def plan_hf(rest: str):
-    from arlm.data.sources import SourcePlan
-
+def scan_hf(rest: str) -> tuple[str, list[FileEntry], list[Unit], dict[str, int]]:
+    """What ``hf:REST`` holds: (canonical spec, one entry per split, the row-range work units,
+    rows per split). ``arlm.data.sources`` makes the source plan of them."""
     name, column = rest, "text"
     if ":" in rest and not Path(rest).expanduser().exists():
         name, column = rest.rsplit(":", 1)
@@ -61,5 +61,4 @@ def plan_hf(rest: str):
         for start in range(0, d.num_rows, ROWS_PER_UNIT):
             units.append(Unit("hf", (entry,), column=column, dataset_path=name, dataset_split=split,
                               row_range=(start, min(d.num_rows, start + ROWS_PER_UNIT))))
-    return SourcePlan(spec=f"hf:{name}:{column}", kind="hf", entries=entries, units=units,
-                      extra_manifest={"rows": {s: d.num_rows for s, d in splits.items()}})
+    return f"hf:{name}:{column}", entries, units, {s: d.num_rows for s, d in splits.items()}

@@ -15,16 +15,16 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from arlm.data.cleaning import Policy, Tally
 from arlm.data.config import IngestConfig
 from arlm.data.lake import LAKE_FORMAT, SPLITS, CorpusVersion, load_corpus_version
 from arlm.data.parallel import choose_backend, map_units
+from arlm.data.parts import PartSink, drop_docs
 from arlm.data.report import build_report
 from arlm.data.sources import NAMED_CORPORA_DIR, SourcePlan, plan_source
-from arlm.data.parts import PartSink, drop_docs
 from arlm.data.splits import HeldOutGuard
 from arlm.data.units import FileOutcome, Job
 from arlm.errors import DataError

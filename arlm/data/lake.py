@@ -9,13 +9,12 @@ version) and ``sources.json`` (every input file and what became of it).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-
-from arlm.errors import ConfigError, NotFoundError
 
 from arlm.data.parts import parquet_schema  # noqa: F401  (the lake's schema, re-exported)
+from arlm.errors import ConfigError, NotFoundError
 
 SPLITS = ("train", "val", "test")
 LAKE_FORMAT = 1

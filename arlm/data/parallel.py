@@ -15,9 +15,9 @@ import multiprocessing
 import os
 import sys
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterator
 
 from arlm.data.readers import process_unit
 from arlm.data.units import Job, Unit, UnitResult

@@ -104,7 +104,7 @@ def report_text(cv) -> str:
         lines += [f"    {u}" for u in replaced[:MAX_LISTED]]
     examples = rep["skipped_examples"][:MAX_LISTED]
     if examples:
-        lines.append("  skipped inputs (first %d):" % len(examples))
+        lines.append(f"  skipped inputs (first {len(examples)}):")
         lines += [f"    {e['uri']}: {e['reason']}" for e in examples]
     return "\n".join(lines)
 

@@ -14,7 +14,8 @@ SPEC forms::
     https://host/file[#sha256=HEX]       downloaded to the home's cache, verified, then as PATH
     hf:NAME_OR_SAVED_DIR[:COLUMN]        a Hugging Face dataset (``datasets`` installed)
     NAME                                 a named SPEC: home/corpora/NAME.json or
-                                         data_catalog/corpora/NAME.json (``{"spec": ...}``)
+                                         data_catalog/corpora/NAME.json, shipped as package
+                                         data of ``arlm.data_catalog`` (``{"spec": ...}``)
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 import platform
+import re
 import sys
 import sysconfig
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from arlm.data.config import IngestConfig
 from arlm.data.ranges import record_ranges
 from arlm.data.units import FileEntry, Unit
+from arlm.data_catalog import shipped_dir
 from arlm.errors import ConfigError, DataError
 
 TABULAR_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -61,7 +63,8 @@ class SourcePlan:
                 "files": [e.manifest_row() for e in self.entries], **self.extra_manifest}
 
 
-NAMED_CORPORA_DIR = Path(__file__).resolve().parents[2] / "data_catalog" / "corpora"
+# data_catalog/corpora of the repository, installed as package data of ``arlm.data_catalog``
+NAMED_CORPORA_DIR = shipped_dir("corpora")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -100,9 +103,11 @@ def plan_source(cfg: IngestConfig, cache_dir: Path, named_dirs: tuple[Path, ...]
         plan.extra_manifest = {"sha256": sha}
         return plan
     if spec.startswith("hf:"):
-        from arlm.data.hf import plan_hf
+        from arlm.data.hf import scan_hf
 
-        return plan_hf(spec[3:])
+        canonical, entries, units, rows = scan_hf(spec[3:])
+        return SourcePlan(spec=canonical, kind="hf", entries=entries, units=units,
+                          extra_manifest={"rows": rows})
     path, column = split_path_column(spec)
     return _plan_path(path, column, cfg)
 

@@ -41,9 +41,6 @@ class HeldOutGuard:
             bisect.insort(self._best, (u, unit_index, doc_id))
             del self._best[k:]
 
-    def forget(self, doc_id: str) -> None:
-        self._best = [b for b in self._best if b[2] != doc_id]
-
     def moves(self, counts: dict[str, int]) -> list[tuple[str, int, str]]:
         """[(held-out split, unit index, doc_id)] to fill empty held-out splits, keeping >= 1 train doc."""
         out = []

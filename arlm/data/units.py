@@ -97,7 +97,7 @@ class UnitResult:
     outcomes: list[FileOutcome] = field(default_factory=list)
     n_input_bytes: int = 0
 
-    def seal(self, job: Job) -> "UnitResult":
+    def seal(self, job: Job) -> UnitResult:
         from arlm.data.parts import build_table, encode_part
         from arlm.data.splits import assign_split
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from arlm.errors import DataError
+from arlm.evaluation.bits import bits_per_byte
 
 
 def compression_baselines(data: bytes) -> dict[str, float]:
@@ -50,5 +51,4 @@ def unigram_bits_per_byte(train_tokens: np.ndarray, test_tokens: np.ndarray, voc
             raise DataError(f"unigram_bits_per_byte: {label} token ids outside [0, {vocab_size})")
     counts = np.bincount(train, minlength=vocab_size).astype(np.float64) + 1.0
     log_p = np.log(counts) - math.log(counts.sum())
-    nats = -float(log_p[test].sum())
-    return nats / n_bytes / math.log(2)
+    return bits_per_byte(-float(log_p[test].sum()), n_bytes)

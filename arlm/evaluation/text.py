@@ -2,7 +2,7 @@
 
 The text is scored as one document exactly as a token dataset holds it: its tokens followed by one
 end-of-text token, after an end-of-text token that serves as the context of the first token, so
-the summed nats cover every byte of the file (``arlm.evaluation.metrics.bits_per_byte``).
+the summed nats cover every byte of the file (``arlm.evaluation.bits.bits_per_byte``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ once the best hypothesis is known, since beams are not final before the end.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 

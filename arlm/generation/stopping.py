@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from arlm.errors import ConfigError
 from arlm.generation.config import GenerationConfig

@@ -10,8 +10,9 @@ a user cannot inject an end-of-text marker.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arlm.errors import ConfigError, DataError, NotFoundError
 from arlm.generation.config import GenerationConfig
@@ -59,10 +60,9 @@ class TextGenerator:
 
     @classmethod
     def from_dirs(cls, model_dir: str | Path, tokenizer_dir: str | Path, device: str = "cpu",
-                  tags: dict[str, str] | None = None, source: str = "") -> "TextGenerator":
-        from tokenizers import Tokenizer as HFTokenizer
-
+                  tags: dict[str, str] | None = None, source: str = "") -> TextGenerator:
         from arlm.models import load_model
+        from tokenizers import Tokenizer as HFTokenizer
 
         tok_path = Path(tokenizer_dir)
         tok_path = tok_path / "tokenizer.json" if tok_path.is_dir() else tok_path

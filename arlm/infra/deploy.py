@@ -1,9 +1,16 @@
 """Apply ``prefect.yaml`` to a Prefect server: ``arlm deploy``.
 
-It runs ``prefect --no-prompt deploy`` from the repository root, the same command an operator
-would type, with the variables the YAML templates (``{{ $ARLM_... }}``) filled in from flags and
-from the local stack (its API URL, its Ray head). Running Prefect's own CLI keeps prefect.yaml the
-single description of the deployments, and works offline against a loopback server.
+It runs ``prefect --no-prompt deploy --prefect-file FILE``, the same command an operator would
+type, with the variables the YAML templates (``{{ $ARLM_... }}``) filled in from flags and from the
+local stack (its API URL, its Ray head). Running Prefect's own CLI keeps prefect.yaml the single
+description of the deployments, and works offline against a loopback server.
+
+FILE is the prefect.yaml shipped inside the ``arlm_flows`` package (the repository's top-level
+prefect.yaml; ``flows/prefect.yaml`` links to it), found with ``importlib.resources``, so a wheel
+installed anywhere deploys with no checkout on disk. Its entrypoints are module paths
+(``arlm_flows.pipeline.pipeline``), so a worker imports the installed package. The working
+directory Prefect records for the runs is the arlm home; with ``--project-dir`` it is that folder,
+whose own prefect.yaml is applied instead.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from arlm.errors import ArlmError, ConfigError
@@ -21,6 +29,8 @@ from arlm.infra.stack import QUIET_ENV, Stack, _bin
 DEFAULT_CRON = "0 2 * * *"  # nightly, 02:00 in DEFAULT_TIMEZONE
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_POOL = "arlm-process"
+FLOWS_PACKAGE = "arlm_flows"  # the repository's flows/ folder, installed under this name
+PREFECT_FILE = "prefect.yaml"
 
 
 @dataclass
@@ -32,24 +42,30 @@ class DeployOptions:
     work_pool: str | None = None  # None: the stack's pool, else DEFAULT_POOL
     api_url: str | None = None  # None: the stack's, else $PREFECT_API_URL
     ray_address: str | None = None  # None: the stack's Ray head if it runs one, else a local Ray per run
-    project_dir: Path | None = None  # where prefect.yaml is; None: this checkout's root
+    project_dir: Path | None = None  # a folder with its own prefect.yaml; None: the one shipped with arlm
     timeout_s: float = 600.0
 
 
-def project_root(explicit: Path | None = None) -> Path:
-    """The folder holding prefect.yaml: explicit, this checkout, or the working directory."""
-    candidates = [explicit] if explicit else [Path(__file__).resolve().parents[2], Path.cwd()]
-    for c in candidates:
-        if c is not None and (Path(c) / "prefect.yaml").is_file():
-            return Path(c).resolve()
-    where = explicit or " or ".join(str(c) for c in candidates)
-    raise ConfigError(f"--project-dir: no prefect.yaml in {where}")
+def prefect_file(project_dir: Path | None = None) -> Path:
+    """The prefect.yaml to apply: ``project_dir``'s when given, else the one shipped in the
+    ``arlm_flows`` package (a wheel's site-packages, or this checkout through the editable install)."""
+    if project_dir is not None:
+        f = Path(project_dir).expanduser().absolute() / PREFECT_FILE
+        if not f.is_file():
+            raise ConfigError(f"--project-dir: no {PREFECT_FILE} in {f.parent}")
+        return f
+    shipped = files(FLOWS_PACKAGE).joinpath(PREFECT_FILE)
+    if not isinstance(shipped, Path) or not shipped.is_file():
+        raise ArlmError(f"{shipped}: the {PREFECT_FILE} shipped with the {FLOWS_PACKAGE} package is missing "
+                        "from this arlm install (reinstall arlm, or pass --project-dir)")
+    return shipped
 
 
-def deployment_names(root: Path) -> list[str]:
+def deployment_names(path: Path) -> list[str]:
+    """The deployment names of the prefect.yaml at ``path``."""
     import yaml
 
-    doc = yaml.safe_load((root / "prefect.yaml").read_text())
+    doc = yaml.safe_load(Path(path).read_text())
     return [d["name"] for d in doc.get("deployments", [])]
 
 
@@ -62,12 +78,15 @@ def validate_cron(cron: str) -> str:
 
 def deploy(home: Home, opts: DeployOptions, log=print) -> list[str]:
     """Create or update the deployments; returns the names applied."""
-    root = project_root(opts.project_dir)
-    known = deployment_names(root)
+    pfile = prefect_file(opts.project_dir)
+    # Prefect records the directory `prefect deploy` runs in as each run's working directory.
+    workdir = pfile.parent if opts.project_dir is not None else home.root
+    workdir.mkdir(parents=True, exist_ok=True)
+    known = deployment_names(pfile)
     names = opts.names or known
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"--only: {unknown} not in {root / 'prefect.yaml'} (has {known})")
+        raise ConfigError(f"--only: {unknown} not in {pfile} (has {known})")
     stack = Stack(home)
     cfg = stack.config()
     running = stack.running() if cfg else {}
@@ -93,20 +112,20 @@ def deploy(home: Home, opts: DeployOptions, log=print) -> list[str]:
         auth = stack.client_auth()
         if auth:
             env["PREFECT_API_AUTH_STRING"] = auth
-    argv = [_bin("prefect"), "--no-prompt", "deploy"]
+    argv = [_bin("prefect"), "--no-prompt", "deploy", "--prefect-file", str(pfile)]
     if opts.names:
         for n in names:
             argv += ["--name", n]
     else:
         argv += ["--all"]
-    log(f"deploying {len(names)} deployment(s) from {root / 'prefect.yaml'} to {api_url}")
+    log(f"deploying {len(names)} deployment(s) from {pfile} to {api_url}")
     try:
-        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=opts.timeout_s)
+        proc = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=opts.timeout_s)
     except subprocess.TimeoutExpired as exc:
         raise ArlmError(f"`prefect deploy` did not finish within {opts.timeout_s:.0f} s") from exc
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        raise ArlmError(f"`prefect deploy` failed (exit {proc.returncode}) for {root / 'prefect.yaml'}:\n{tail}")
+        raise ArlmError(f"`prefect deploy` failed (exit {proc.returncode}) for {pfile}:\n{tail}")
     for n in names:
         log(f"deployed {n}")
     return names

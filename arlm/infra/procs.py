@@ -13,11 +13,14 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import psutil
 
 
 @dataclass
@@ -27,7 +30,7 @@ class ProcInfo:
     name: str
     pid: int
     pgid: int
-    start_time: int  # /proc/<pid>/stat field 22: identifies this process even if the pid is reused
+    start_time: int  # clock ticks after boot (start_time_of): identifies this process even if the pid is reused
     log: str
     url: str = ""
 
@@ -35,36 +38,57 @@ class ProcInfo:
         return asdict(self)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (index 0 is the state)."""
+_ZOMBIE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process(pid: int) -> psutil.Process | None:
+    """The process ``pid`` (a zombie included), or None if there is none we can read."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return psutil.Process(pid)
+    except (psutil.Error, ValueError):  # gone, not ours to read, or pid <= 0
         return None
-    return raw[raw.rfind(")") + 2:].split()
+
+
+def _start_ticks(proc: psutil.Process) -> int | None:
+    """Kernel start time of ``proc`` in clock ticks after boot (``/proc/<pid>/stat`` field 22).
+
+    psutil gives seconds since the epoch (boot time + ticks / ticks per second); converting back
+    keeps the integers already recorded in state files (stack, reaper, slot, MLflow owner tags)
+    comparable with new ones."""
+    try:
+        return round((proc.create_time() - psutil.boot_time()) * _CLOCK_TICKS)
+    except psutil.Error:
+        return None
 
 
 def start_time_of(pid: int) -> int | None:
-    f = _stat_fields(pid)
-    return int(f[19]) if f else None
+    """Start time of ``pid`` (clock ticks after boot; a zombie's too); None if there is no such process."""
+    proc = _process(pid)
+    return None if proc is None else _start_ticks(proc)
 
 
 def is_alive(pid: int, start_time: int | None = None) -> bool:
     """True if ``pid`` runs (not a zombie) and, when given, started at ``start_time``."""
-    f = _stat_fields(pid)
-    if not f or f[0] in ("Z", "X"):
+    proc = _process(pid)
+    try:
+        if proc is None or proc.status() in _ZOMBIE:
+            return False
+    except psutil.Error:
         return False
-    return start_time is None or int(f[19]) == start_time
+    return start_time is None or _start_ticks(proc) == start_time
 
 
 def all_processes() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, pgid) of every live process."""
+    """pid -> (ppid, pgid) of every live (not zombie) process."""
     out: dict[int, tuple[int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            f = _stat_fields(int(entry))
-            if f and f[0] not in ("Z", "X"):
-                out[int(entry)] = (int(f[1]), int(f[2]))
+    for proc in psutil.process_iter(["ppid", "status"]):
+        if proc.info["status"] in _ZOMBIE or proc.info["ppid"] is None:
+            continue
+        try:
+            out[proc.pid] = (proc.info["ppid"], os.getpgid(proc.pid))
+        except OSError:  # ended meanwhile
+            continue
     return out
 
 
@@ -221,12 +245,10 @@ def die_with_parent_preexec(sig: int = signal.SIGTERM):
     return preexec
 
 
-def watch_parent(parent_pid: int, on_parent_death=None, every: float = 1.0) -> "threading.Thread":
+def watch_parent(parent_pid: int, on_parent_death=None, every: float = 1.0) -> threading.Thread:
     """A daemon thread that calls ``on_parent_death`` (default: SIGTERM to this process, then
     exit after 10 s) once ``parent_pid`` is no longer this process's parent. Unlike
     PR_SET_PDEATHSIG it is bound to the parent process, not to the thread that forked us."""
-    import threading
-
     def default() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10)

@@ -88,7 +88,7 @@ class StackConfig:
     def ray_address(self) -> str:
         return f"{self.client_host}:{self.ray_port}"
 
-    def validate(self) -> "StackConfig":
+    def validate(self) -> StackConfig:
         unknown = sorted(set(self.services) - set(SERVICES))
         if unknown:
             raise ConfigError(f"--services: unknown service(s) {unknown}; choose from {list(SERVICES)}")
@@ -121,7 +121,7 @@ class StackConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "StackConfig":
+    def from_dict(cls, d: dict) -> StackConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 

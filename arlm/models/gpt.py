@@ -6,6 +6,12 @@ the token embedding tied to the output head, GPT-2's scaled initialisation (resi
 get std 0.02/sqrt(2*n_layer) so the residual stream's variance does not grow with depth), and
 learned or rotary positions. ``step`` keeps a KV cache: each new token costs one row of attention
 instead of a forward over the whole prefix.
+
+Two options exist for checkpoints trained elsewhere (``arlm.hf`` imports GPT-2 with them):
+``activation="gelu_tanh"`` (GPT-2's tanh approximation of GELU; the default ``"gelu"`` is the exact
+erf form) and ``norm_eps`` (the layer norms' epsilon, 1e-5 as in GPT-2 and PyTorch's default). Their
+defaults are what every preset always computed, so older model folders, which lack the two fields,
+load and compute exactly as before.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from arlm.models.base import LanguageModel, ModelConfig
 from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab
 
 POSITION_KINDS = ("learned", "rope")
+# activation name -> the ``approximate`` argument of nn.GELU
+ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class GPTConfig(ModelConfig):
     rope_base: float = 10000.0
     tie_weights: bool = True
     vocab_multiple: int = 64  # embedding/head rows padded to a multiple of this (1: no padding)
+    activation: str = "gelu"  # MLP non-linearity: "gelu" (exact, erf) or "gelu_tanh" (GPT-2's approximation)
+    norm_eps: float = 1e-5  # epsilon of every LayerNorm
 
     def __post_init__(self) -> None:
         check_positive("gpt", vocab_size=self.vocab_size, block_size=self.block_size,
@@ -44,6 +54,10 @@ class GPTConfig(ModelConfig):
             raise ConfigError(f"model gpt: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if self.positions not in POSITION_KINDS:
             raise ConfigError(f"model gpt: positions must be one of {POSITION_KINDS}, got {self.positions!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"model gpt: activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        if not isinstance(self.norm_eps, (int, float)) or not 0 < self.norm_eps < 1:
+            raise ConfigError(f"model gpt: norm_eps must be in (0, 1), got {self.norm_eps!r}")
         if self.positions == "rope" and (self.n_embd // self.n_head) % 2:
             raise ConfigError(f"model gpt: rotary positions need an even head size, got {self.n_embd // self.n_head}")
 
@@ -104,7 +118,7 @@ class MLP(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate=ACTIVATIONS[cfg.activation])
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.c_proj.residual_projection = True
         self.dropout = nn.Dropout(cfg.dropout)
@@ -116,9 +130,9 @@ class MLP(nn.Module):
 class Block(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias)
         self.mlp = MLP(cfg)
 
     def forward(self, x, rope=None, past=None):
@@ -140,7 +154,7 @@ class GPT(LanguageModel):
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias)
         self.lm_head = nn.Linear(cfg.n_embd, self.padded_vocab, bias=False)
         if cfg.tie_weights:
             self.lm_head.weight = self.wte.weight

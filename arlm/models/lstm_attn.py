@@ -17,8 +17,7 @@ from torch import nn
 
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
-from arlm.models.common import (causal_attention, check_dropout, check_positive, lm_loss, padded_vocab,
-                                recurrent_head)
+from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab, recurrent_head
 from arlm.models.recurrent import run_rnn
 
 
@@ -103,6 +102,8 @@ class LSTMAttentionLM(LanguageModel):
         return logits, LSTMAttentionState(lstm=lstm, keys=k, values=v)
 
     def reorder_state(self, state: LSTMAttentionState, index: torch.Tensor) -> LSTMAttentionState:
-        sel = (lambda t: None if t is None else t.index_select(0, index))
+        def sel(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.index_select(0, index)
+
         return LSTMAttentionState(lstm=tuple(s.index_select(1, index) for s in state.lstm),
                                   keys=sel(state.keys), values=sel(state.values))

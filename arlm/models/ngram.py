@@ -76,7 +76,7 @@ class NGramLM(LanguageModel):
         self._derive()
 
     # -- counting ----------------------------------------------------------------------------
-    def fit(self, tokens: np.ndarray) -> "NGramLM":
+    def fit(self, tokens: np.ndarray) -> NGramLM:
         """Count the n-grams of a token stream (replacing earlier counts)."""
         cfg = self.config
         V, n = cfg.vocab_size, cfg.order

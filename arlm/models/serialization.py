@@ -136,12 +136,13 @@ def read_model_metadata(directory: str | os.PathLike) -> dict:
     return meta
 
 
-def config_from_metadata(meta: dict, where: str = "model config"):
-    """(class, config) of a model folder's metadata, without weights."""
+def config_from_metadata(meta: dict, where: str = "model config", kinds: dict[str, str] | None = None):
+    """(class, config) of a model folder's metadata, without weights; ``kinds`` is the kind table
+    to look the class up in (default: the decoder-only family; see ``arlm.models.seq2seq``)."""
     from arlm.models.registry import model_class
 
     try:
-        cls = model_class(meta["kind"])
+        cls = model_class(meta["kind"], kinds)
     except ConfigError as exc:
         raise DataError(f"{where}: {exc}") from exc
     known = {f.name for f in dataclasses.fields(cls.config_class)}

@@ -23,10 +23,12 @@ import io
 import json
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from arlm.errors import ConfigError, NotFoundError
+from arlm.registry.missing import is_missing, registry_listing
 from arlm.registry.tracking import use_tracking
 
 CHAMPION = "champion"
@@ -78,16 +80,11 @@ class GateDecision:
         return asdict(self)
 
 
-def _is_missing(exc: Exception) -> bool:
-    """An MLflow (or ``SqliteRegistry``) error saying the model, version or alias does not exist."""
-    return getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-
-
 def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
     try:
         return client.get_model_version_by_alias(name, alias)
     except Exception as exc:  # MlflowException or RegistryMissing: not imported, MLflow is slow to import
-        if _is_missing(exc):
+        if is_missing(exc):
             return None
         raise
 
@@ -139,16 +136,21 @@ def _float_tag(tags: Mapping[str, str], key: str) -> float | None:
 
 
 def decide(challenger_bpb: float, test_split_id: str, champion: Any | None,
-           unigram_bpb: float | None = None) -> tuple[bool, float | None, str]:
+           unigram_bpb: float | None = None, base: tuple[str, float] | None = None) -> tuple[bool, float | None, str]:
     """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls.
 
     ``unigram_bpb``: bits per byte of a unigram model of the same test text; a challenger that
-    does not beat it is never promoted (None: not known, not checked)."""
+    does not beat it is never promoted (None: not known, not checked). ``base``: (label, bits per
+    byte) of the model a fine-tuned challenger started from, measured on the same test text; a
+    challenger that does not beat it is never promoted either."""
     champ_bpb = None if champion is None else _float_tag(champion.tags, BPB_TAG)
     if unigram_bpb is not None and not challenger_bpb < unigram_bpb:
         return False, champ_bpb, (f"{challenger_bpb:.4f} >= {unigram_bpb:.4f} bits/byte of the unigram "
                                   "baseline on the same test text: the model does not beat token "
                                   "frequencies, it is not crowned (promote by hand if wanted).")
+    if base is not None and not challenger_bpb < base[1]:
+        return False, champ_bpb, (f"{challenger_bpb:.4f} >= {base[1]:.4f} bits/byte of its base model {base[0]} "
+                                  "on the same test text: fine-tuning did not improve on it.")
     if champion is None:
         beats = "" if unigram_bpb is None else f" ({challenger_bpb:.4f} < {unigram_bpb:.4f} bits/byte of the unigram baseline)"
         return True, None, f"there is no champion yet{beats}."
@@ -192,14 +194,15 @@ def _unigram_from_tags(tags: Mapping[str, str], test_split_id: str) -> float | N
 def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id: str, *,
                        tracking_uri: str | None = None, tags: Mapping[str, str] | None = None,
                        description: str | None = None, unigram_bpb: float | None = None,
-                       catalog: Any = None) -> GateDecision:
+                       catalog: Any = None, base: tuple[str, float] | None = None) -> GateDecision:
     """Register ``model_uri`` as a new version of ``name``, alias it ``challenger``, and promote
     it to ``champion`` if it passes the gate (see module doc).
 
     ``unigram_bpb`` is the unigram baseline's bits per byte on the same test text (the evaluation's
     ``unigram_bits_per_byte``); when not given it is read from tag
     ``metric.<split>_unigram_bits_per_byte`` if present. ``catalog``: where aliases are mirrored
-    (default: the home's catalog)."""
+    (default: the home's catalog). ``base``: (label, test bits per byte) of the model a fine-tuned
+    version started from, on the same test split: the challenger must beat it too."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -229,7 +232,9 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
 
     champion = version_by_alias(client, name, CHAMPION)
     promoted, champ_bpb, reason = decide(float(test_bpb), test_split_id, champion,
-                                         None if unigram_bpb is None else float(unigram_bpb))
+                                         None if unigram_bpb is None else float(unigram_bpb), base)
+    if base is not None:
+        client.set_model_version_tag(name, version, "arlm.gate.base_bpb", repr(float(base[1])))
     if promoted:
         history = _history(client, name)
         if champion is not None and (not history or history[-1] != str(champion.version)):
@@ -254,9 +259,7 @@ def _check_version(client: Any, name: str, version: str | int) -> str:
     try:
         return str(client.get_model_version(name, str(version)).version)
     except Exception as exc:
-        if _is_missing(exc):
-            from arlm.registry.resolve import registry_listing
-
+        if is_missing(exc):
             raise NotFoundError(f"model {name} has no version {version}; {registry_listing(client)}") from None
         raise
 
@@ -305,8 +308,6 @@ def _check_registered(client: Any, name: str) -> None:
     try:
         client.get_registered_model(name)
     except Exception as exc:
-        if _is_missing(exc):
-            from arlm.registry.resolve import registry_listing
-
+        if is_missing(exc):
             raise NotFoundError(f"no registered model named {name!r}; {registry_listing(client)}") from None
         raise

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from arlm.errors import NotFoundError
-from arlm.registry.gate import BPB_TAG, CHAMPION, HISTORY_TAG, _is_missing
+from arlm.registry.gate import BPB_TAG, CHAMPION, HISTORY_TAG
+from arlm.registry.missing import is_missing, registry_listing
 from arlm.registry.sqlite_registry import registry_client
 
 
@@ -33,13 +34,11 @@ def list_models(*, tracking_uri: str | None = None) -> list[dict[str, Any]]:
 
 def show_model(name: str, *, tracking_uri: str | None = None) -> dict[str, Any]:
     """A registered model with every version's aliases, gate outcome and arlm tags."""
-    from arlm.registry.resolve import registry_listing
-
     client = registry_client(tracking_uri)
     try:
         m = client.get_registered_model(name)
     except Exception as exc:  # MlflowException or RegistryMissing
-        if _is_missing(exc):
+        if is_missing(exc):
             raise NotFoundError(f"no registered model named {name!r}; {registry_listing(client)}") from None
         raise
     by_version: dict[str, list[str]] = {}

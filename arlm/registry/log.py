@@ -14,9 +14,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from arlm.errors import NotFoundError
 from arlm.registry.model_card import model_card
@@ -96,7 +97,6 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
     import pandas as pd
 
     from arlm.models import load_model, read_model_metadata
-
     from arlm.models.serialization import SHA256_KEY, WEIGHTS_FILE, recorded_sha256, verify_weights
 
     model_dir, tokenizer_dir = Path(model_dir), Path(tokenizer_dir)

@@ -8,8 +8,8 @@ and ``mlflow.models.set_model`` below hands MLflow the model object. Artifacts:
 
 The ``arlm`` package travels inside the logged model (``code_paths``), so loading needs only the
 model's pip requirements (torch, numpy, safetensors, tokenizers, pandas, mlflow-skinny): this file
-imports nothing of arlm but ``arlm.generation`` (which imports ``arlm.models``) - no Prefect, Ray,
-DuckDB or MLflow server parts.
+imports nothing of arlm but ``arlm.errors`` and ``arlm.generation`` (which imports ``arlm.models``)
+- no Prefect, Ray, DuckDB or MLflow server parts.
 
 Input: a DataFrame (or list/dict/str) with a ``prompt`` column. Params: ``max_new_tokens``,
 ``temperature`` (0 or 1 with no other knob: greedy), ``top_k`` (0: off), ``top_p``, ``num_beams``,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from arlm.errors import DataError, NotFoundError
-from arlm.registry.gate import _is_missing
+from arlm.registry.missing import is_missing, registry_listing
 from arlm.registry.tracking import use_tracking
 
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
@@ -39,21 +39,6 @@ class ResolvedModel:
     version: str | None = None
 
 
-def registry_listing(client: Any) -> str:
-    """One line naming the registered models and their aliases (for not-found messages)."""
-    try:
-        models = client.search_registered_models()
-    except Exception:  # pragma: no cover - listing is a courtesy
-        return "could not list registered models"
-    if not models:
-        return "no models are registered yet (run `arlm pipeline` or `arlm train` first)"
-    parts = []
-    for m in models:
-        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted((m.aliases or {}).items()))
-        parts.append(f"{m.name} ({aliases or 'no aliases'})")
-    return "registered models: " + "; ".join(parts)
-
-
 def _version_entity(client: Any, uri: str) -> Any | None:
     """The ModelVersion a ``models:/NAME@alias`` or ``models:/NAME/N`` URI names (None for others)."""
     from mlflow.exceptions import MlflowException
@@ -65,7 +50,7 @@ def _version_entity(client: Any, uri: str) -> Any | None:
         if m_version:
             return client.get_model_version(m_version["name"], m_version["version"])
     except MlflowException as exc:
-        if _is_missing(exc):
+        if is_missing(exc):
             raise NotFoundError(f"model URI {uri} not found; {registry_listing(client)}") from None
         raise
     return None
@@ -132,7 +117,7 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
         try:
             local_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
         except MlflowException as exc:
-            if _is_missing(exc) or "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+            if is_missing(exc) or "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
                 raise NotFoundError(f"model URI {uri} not found; {registry_listing(client)}") from None
             raise
         except OSError as exc:
@@ -202,7 +187,6 @@ def mlflow_alias_resolver(home):
 
     def resolve(name: str, alias: str) -> int:
         from arlm.errors import NotFoundError
-
         from arlm.registry.sqlite_registry import registry_client
 
         uri = home.mlflow_tracking_uri

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 WORKSPACE = "default"
 DELETED_STAGE = "Deleted_Internal"  # MLflow's marker of a deleted model version

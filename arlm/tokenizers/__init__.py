@@ -44,6 +44,5 @@ if TYPE_CHECKING:
     from arlm.tokenizers.artifact import TokenizerArtifact, build_tokenizer, tokenizer_id  # noqa: F401
     from arlm.tokenizers.config import EOT, PAD, SPECIAL_TOKENS, TokenizerConfig  # noqa: F401
     from arlm.tokenizers.corpus_io import CorpusLike  # noqa: F401
-    from arlm.tokenizers.dataset import (TokenDataset, random_token_dataset,  # noqa: F401
-                                         token_dataset_from_arrays, tokenize)
+    from arlm.tokenizers.dataset import TokenDataset, random_token_dataset, token_dataset_from_arrays, tokenize  # noqa: F401
     from arlm.tokenizers.tokenizer import Tokenizer, load_tokenizer  # noqa: F401

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from arlm.errors import DataError, NotFoundError
-from arlm.tokenizers.config import PAD, EOT, TokenizerConfig
+from arlm.tokenizers.config import EOT, PAD, TokenizerConfig
 from arlm.tokenizers.corpus_io import CorpusLike, SplitTexts, iter_texts, split_names
 from arlm.tokenizers.tokenizer import META_JSON, TOKENIZER_JSON, Tokenizer, load_tokenizer
-from arlm.versioning import (atomic_dir, atomic_write_bytes, atomic_write_json, clean_stale_tmp, content_hash,
-                             read_json)
+from arlm.versioning import atomic_dir, atomic_write_bytes, atomic_write_json, clean_stale_tmp, content_hash, read_json
 
 META_FORMAT = 1
 STALE_TMP_S = 3600.0  # a writer's temporary folder older than this was left by a killed process
@@ -53,7 +52,7 @@ class TokenizerArtifact:
         return load_tokenizer(self.path)
 
     @classmethod
-    def open(cls, path: str | Path, reused: bool = True) -> "TokenizerArtifact":
+    def open(cls, path: str | Path, reused: bool = True) -> TokenizerArtifact:
         """An existing tokenizer folder (``home/tokenizers/<id>``)."""
         path = Path(path)
         meta_path = path / META_JSON
@@ -83,7 +82,6 @@ def measure_splits(tok: Tokenizer, corpus: CorpusLike) -> dict[str, dict[str, in
 def build_tokenizer(cfg: TokenizerConfig, corpus_version: CorpusLike, out_root: Path) -> TokenizerArtifact:
     """Train ``cfg.kind`` on the corpus' ``cfg.train_split`` into ``out_root/<id>``; reuse it if present."""
     import tokenizers
-
     from arlm.tokenizers.kinds import train_hf_tokenizer
 
     out_root = Path(out_root)

@@ -54,7 +54,7 @@ class TokenizerConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_vocab(self) -> "TokenizerConfig":
+    def _check_vocab(self) -> TokenizerConfig:
         if self.kind != "bytes" and self.vocab_size < MIN_VOCAB:
             raise ValueError(f"vocab_size={self.vocab_size} is below {MIN_VOCAB} (2 specials + 256 byte tokens)")
         if self.vocab_size > 2**32 - 1:
@@ -62,7 +62,7 @@ class TokenizerConfig(BaseModel):
         return self
 
     @classmethod
-    def parse(cls, data: dict[str, Any] | None = None, **overrides: Any) -> "TokenizerConfig":
+    def parse(cls, data: dict[str, Any] | None = None, **overrides: Any) -> TokenizerConfig:
         """Build from user input (a config file section, CLI flags), raising ``ConfigError`` not pydantic's error."""
         merged = {**(data or {}), **{k: v for k, v in overrides.items() if v is not None}}
         try:

@@ -6,8 +6,9 @@ corpus here; text is streamed in record batches so a corpus never has to fit in 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from arlm.errors import DataError
 

@@ -105,7 +105,7 @@ class _ShardWriter:
 
 def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, out_root: Path, *,
              shard_tokens: int = DEFAULT_SHARD_TOKENS, backend: Backend = "auto",
-             workers: int | None = None) -> "TokenDataset":
+             workers: int | None = None) -> TokenDataset:
     """Encode every split of ``corpus_version`` into ``out_root/<id>/``; reuse the folder if it exists."""
     from arlm.tokenizers.artifact import STALE_TMP_S
     from arlm.tokenizers.parallel import encode_parallel
@@ -151,7 +151,7 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
 
 def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *, vocab_size: int,
                               eot_id: int, pad_id: int, n_bytes: dict[str, int] | None = None,
-                              source: str = "arrays") -> "TokenDataset":
+                              source: str = "arrays") -> TokenDataset:
     """A token dataset of already-encoded splits (one document each), in the same on-disk format as
     ``tokenize`` writes and atomically: for benchmarks and callers that tokenize by other means.
     ``n_bytes`` gives each split's UTF-8 size (the bits-per-byte denominator; default: one byte per
@@ -179,7 +179,7 @@ def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *
 
 
 def random_token_dataset(path: str | Path, vocab_size: int, n_train: int, n_val: int | None = None,
-                         seed: int = 0) -> "TokenDataset":
+                         seed: int = 0) -> TokenDataset:
     """Uniformly random tokens in the token-dataset format, for throughput benchmarks (what a step
     costs does not depend on the ids); reused when ``path`` already holds one."""
     final = Path(path)
@@ -204,7 +204,7 @@ class TokenDataset:
         self._verified: set[str] = set()
 
     @classmethod
-    def open(cls, path: str | Path, reused: bool = False) -> "TokenDataset":
+    def open(cls, path: str | Path, reused: bool = False) -> TokenDataset:
         path = Path(path)
         mpath = path / MANIFEST
         if not mpath.exists():

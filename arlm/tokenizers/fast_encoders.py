@@ -4,9 +4,10 @@
   id. It matches HF exactly when the tokenizer is what ``kinds.train_bpe`` writes (a known regex,
   no normalizer, all 256 bytes, ``ignore_merges``): HF's merge order and tiktoken's lowest-rank
   rule coincide for a vocabulary learned by BPE training, and ``ignore_merges`` is tiktoken's
-  whole-piece lookup; the pieces come from the same regex (``patterns``). ``tests/tokenizers``
-  checks the ids on arbitrary Unicode. tiktoken releases
-  the GIL, so threads encode in parallel.
+  whole-piece lookup; the pieces come from the same regex (``patterns``). ``select_encoder``
+  checks that the ids rise in merge order (``rank_order_problem``) and falls back to HF, with a
+  notice, when they do not. ``tests/tokenizers`` checks the ids on arbitrary Unicode. tiktoken
+  releases the GIL, so threads encode in parallel.
 * ``ByteTableEncoder``: byte tokenizers (no merges): a 256-entry lookup table over the UTF-8 bytes.
 * ``CharTableEncoder``: the char kind (tiktoken cannot express a byte fallback): a code-point
   table in numpy.
@@ -21,7 +22,9 @@ code puts them (one ``<|endoftext|>`` after each document).
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, Sequence
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -180,8 +183,45 @@ def _plain_byte_level_bpe(spec: dict) -> bool:
     return all(c in vocab for c in unicode_to_bytes())  # else some byte would be unencodable
 
 
-def select_encoder(hf: Any) -> Encoder:
-    """The fastest encoder that gives ``hf``'s ids for this tokenizer.json."""
+def _merge_pairs(merges: Sequence[Any]) -> list[tuple[str, str]]:
+    """tokenizer.json's merges as pairs: ``["a", "b"]`` (tokenizers >= 0.20) or ``"a b"`` (older files)."""
+    return [(m[0], m[1]) if isinstance(m, (list, tuple)) else tuple(m.split(" ", 1)) for m in merges]
+
+
+def rank_order_problem(merges: Sequence[Any], vocab: dict[str, int]) -> str | None:
+    """Why tiktoken, given ranks = ids, could merge differently from HF's BPE; None if it cannot.
+
+    HF applies the merges in list order; tiktoken merges the adjacent pair whose result has the
+    lowest rank. They agree when each merge makes a new token, every multi-byte token of ``vocab``
+    (specials excluded) is made by a merge, and the ids of the merges' results rise in merge order:
+    ranks equal ids. BPE training writes exactly that; a vocabulary renumbered afterwards does not."""
+    made: dict[str, int] = {}
+    last = -1
+    for n, (a, b) in enumerate(_merge_pairs(merges)):
+        token = a + b
+        if a not in vocab or b not in vocab or token not in vocab:
+            return f"merge {n} ({a!r} + {b!r}): a part or the result is not in the vocabulary"
+        if token in made:
+            return f"merge {n} ({a!r} + {b!r}) makes {token!r} again (merge {made[token]} made it)"
+        if vocab[token] <= last:
+            return (f"merge {n} ({a!r} + {b!r}) gives id {vocab[token]}, not above the {last} of "
+                    f"the merge before it")
+        made[token], last = n, vocab[token]
+    unmade = next((t for t in vocab if len(t) > 1 and t not in made), None)
+    if unmade is not None:
+        return f"token {unmade!r} (id {vocab[unmade]}) is made by no merge"
+    return None
+
+
+def _notice(line: str) -> None:
+    print(f"arlm: notice: {line}", file=sys.stderr, flush=True)
+
+
+def select_encoder(hf: Any, on_notice: Callable[[str], None] | None = None) -> Encoder:
+    """The fastest encoder that gives ``hf``'s ids for this tokenizer.json.
+
+    ``on_notice(line)`` hears why a byte-level BPE that tiktoken could encode falls back to HF
+    (default: a line on stderr)."""
     spec = json.loads(hf.to_str())
     char = _char_tables(spec)
     if char is not None:
@@ -205,5 +245,10 @@ def select_encoder(hf: Any) -> Encoder:
     except KeyError:  # a token outside the byte-level alphabet
         return HFEncoder(hf)
     if len(ranks) != len(plain):
+        return HFEncoder(hf)
+    problem = rank_order_problem(model["merges"], plain)
+    if problem is not None:
+        (on_notice or _notice)(f"BPE ids are not in merge order ({problem}): encoding with the HF "
+                               "tokenizer, not tiktoken (slower, same ids)")
         return HFEncoder(hf)
     return TiktokenEncoder(ranks, added, pattern)

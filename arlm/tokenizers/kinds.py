@@ -18,7 +18,7 @@ it, a text that is exactly ``<|endoftext|>`` would be looked up whole and become
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from arlm.errors import DataError
 from arlm.tokenizers.byte_level import bytes_to_unicode

@@ -7,8 +7,9 @@ tokenizer.json; the folder's meta supplies the kind, a bare file's kind is infer
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

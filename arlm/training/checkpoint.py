@@ -27,8 +27,7 @@ import torch
 
 from arlm.errors import ConfigError, DataError, NotFoundError
 from arlm.models.base import LanguageModel
-from arlm.models.serialization import (CONFIG_FILE, WEIGHTS_FILE, load_weights, read_model_metadata,
-                                       save_model, unwrap)
+from arlm.models.serialization import CONFIG_FILE, WEIGHTS_FILE, load_weights, read_model_metadata, save_model, unwrap
 from arlm.versioning import TMP_MARK, atomic_write_json, sha256_file
 
 OPTIMIZER_FILE = "optimizer.safetensors"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -135,7 +135,7 @@ class TrainConfig:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     @property
@@ -146,7 +146,7 @@ class TrainConfig:
 
     # -- validation --------------------------------------------------------------------------
     def validate(self, token_dataset_path: str | os.PathLike | None = None,
-                 world_size: int = 1) -> "TrainConfig":
+                 world_size: int = 1) -> TrainConfig:
         """Raise ``ConfigError`` for a config that cannot work; returns self.
 
         With ``token_dataset_path`` it also checks the model against the data (vocabulary size,

@@ -38,9 +38,10 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,11 +49,9 @@ import torch
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel
 from arlm.training import checkpoint as ckpt
-from arlm.training.config import (TrainConfig, as_path, resolve_compile, resolve_device,
-                                  resolve_dtype)
+from arlm.training.config import TrainConfig, as_path, resolve_compile, resolve_device, resolve_dtype
 from arlm.training.optim import apply_config, build_optimizer, set_lr
-from arlm.training.sampler import (EVAL_STREAM, TRAIN_STREAM, RankBatches, WindowSampler, open_token_data,
-                                   to_device)
+from arlm.training.sampler import EVAL_STREAM, TRAIN_STREAM, RankBatches, WindowSampler, open_token_data, to_device
 from arlm.training.schedule import lr_at
 from arlm.versioning import clean_stale_tmp
 
@@ -97,7 +96,7 @@ class Dist:
     enabled: bool = False
 
     @classmethod
-    def detect(cls) -> "Dist":
+    def detect(cls) -> Dist:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
@@ -181,6 +180,10 @@ def train(cfg: TrainConfig, token_dataset_path: str | os.PathLike, out_dir: str 
         clean_stale_tmp(ckpt.checkpoints_dir(out_dir))
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = model_cls(model_cfg)
+    if cfg.init_from is not None or cfg.lora_rank is not None:  # fine-tuning; peft only with LoRA
+        from arlm.hf.adapters import prepare_for_finetune
+
+        model = prepare_for_finetune(model, cfg.init_from, cfg.lora_rank, cfg.lora_alpha)
     resume_dir = _resume_dir(out_dir, resume)
     reporter = reporter or (lambda metrics, checkpoint_dir: None)
     if not model_cls.trainable:
@@ -200,7 +203,7 @@ def _resume_dir(out_dir: Path, resume: bool | str | os.PathLike) -> Path | None:
 
 
 class _Loop:
-    def __init__(self, cfg: TrainConfig, model: LanguageModel, data: "TokenDataset", out_dir: Path,
+    def __init__(self, cfg: TrainConfig, model: LanguageModel, data: TokenDataset, out_dir: Path,
                  device: torch.device, dist: Dist, reporter: Reporter, resume_dir: Path | None):
         self.cfg, self.data, self.out_dir, self.device, self.dist = cfg, data, out_dir, device, dist
         self.reporter = reporter
@@ -211,7 +214,9 @@ class _Loop:
                                          cfg.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio)
         self.total_steps = cfg.total_steps(self.block_size)
         self.peak_tflops = device_peak_tflops(device)
-        self.val_tokens_per_byte = data.manifest["splits"].get("val", {}).get("tokens_per_byte")
+        val_split = data.manifest["splits"].get("val", {})
+        self.val_tokens, self.val_bytes = int(val_split.get("n_tokens") or 0), int(val_split.get("n_bytes") or 0)
+        self.eot_id = int(data.manifest.get("eot_id", 0))
         self.tokens_per_step = cfg.tokens_per_step(self.block_size)
 
         # state that checkpoints carry
@@ -339,7 +344,8 @@ class _Loop:
 
     @torch.no_grad()
     def evaluate_full(self) -> float:
-        """Mean loss over every token of the validation split, each scored once: the exact
+        """Mean loss over every token of the validation split, each scored once (the first of each
+        shard from an end-of-text token): the exact
         windows of ``arlm.evaluation`` (full [B, T] batches, then one shorter tail per shard),
         dealt round-robin to the ranks; nats and counts stay on the device until one final sum.
         Runs the uncompiled model: compiling an eval-mode graph and the tail's shape would cost
@@ -349,8 +355,11 @@ class _Loop:
         self.raw.eval()
         nats = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
+        # each shard starts a document: its first token is scored from an end-of-text, as in
+        # arlm.evaluation, so every token of the split is scored exactly once
         windows = (w for shard in self.data.shards("val")
-                   for w in exact_windows(np.asarray(shard, dtype=np.int64), self.block_size, self.cfg.batch_size))
+                   for w in exact_windows(np.concatenate([[self.eot_id], np.asarray(shard, dtype=np.int64)]),
+                                          self.block_size, self.cfg.batch_size))
         for k, (inputs, targets) in enumerate(windows):
             if k % self.dist.world_size != self.dist.rank:
                 continue
@@ -442,11 +451,13 @@ class _Loop:
             "kind": "train", "step": self.step, "tokens": self.step * self.tokens_per_step,
             "train_loss": float(loss.item()), "lr": lr, "grad_norm": float(grad_norm.item()),
             "tokens_per_s": tokens_per_s,
-            "tflops": tokens_per_s * self.raw.flops_per_token() / 1e12,
+            "tflops": tokens_per_s * self.raw.flops_per_token() / 1e12,  # all ranks together
             "elapsed_s": self.elapsed(),
         }
-        if self.peak_tflops:  # model FLOPs utilisation, on devices whose peak we know
-            metrics["mfu"] = metrics["tflops"] / self.peak_tflops
+        # tokens_per_s counts the global batch: each device did 1/world_size of the work
+        metrics["tflops_per_device"] = metrics["tflops"] / self.dist.world_size
+        if self.peak_tflops:  # model FLOPs utilisation of one device against its own peak
+            metrics["mfu"] = metrics["tflops_per_device"] / self.peak_tflops
         self.loss_sum.zero_()
         self.pending_steps = 0
         if self.dist.is_main:
@@ -464,8 +475,12 @@ class _Loop:
         if is_best:
             self.best_val = val
         metrics.update(kind="eval", val_loss=val, best_val_loss=self.best_val, is_best=is_best)
-        if self.val_tokens_per_byte:  # nats/token x tokens/byte / ln 2: comparable across tokenizers
-            metrics["val_bits_per_byte"] = val * self.val_tokens_per_byte / math.log(2)
+        if self.val_tokens and self.val_bytes:  # comparable across tokenizers: arlm.evaluation's definition
+            from arlm.evaluation.bits import bits_per_byte
+
+            # the mean loss per token times the split's tokens (end-of-text included) is its total
+            # nats: exact with eval_full, an estimate from eval_batches random windows otherwise
+            metrics["val_bits_per_byte"] = bits_per_byte(val * self.val_tokens, self.val_bytes)
         if self.dist.is_main:
             log.info("step %d val_loss %.4f (best %.4f)", self.step, val, self.best_val)
 
@@ -484,7 +499,7 @@ class _Loop:
 
 
 # -- counting kinds ----------------------------------------------------------------------------
-def _fit_counting(cfg: TrainConfig, model: LanguageModel, data: "TokenDataset", out_dir: Path,
+def _fit_counting(cfg: TrainConfig, model: LanguageModel, data: TokenDataset, out_dir: Path,
                   resume_dir: Path | None, reporter: Reporter, dist: Dist) -> TrainResult:
     """The n-gram: count the train split once, score the validation batches, save it."""
     t0 = time.perf_counter()

@@ -20,7 +20,8 @@ schedule and checkpoints see a single optimizer.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn

@@ -1,4 +1,6 @@
-"""Ray Train launches the one training loop on N workers: the only module that imports Ray.
+"""Ray Train launches the one training loop on N workers (Ray is imported inside the functions here;
+the only other modules that import it are ``arlm.data.parallel`` and ``arlm.tokenizers.parallel``,
+for parallel ingest and tokenization).
 
 ``TorchTrainer`` starts the workers and their torch process group (gloo on CPU, NCCL on GPU);
 each worker runs :func:`arlm.training.train`, which sees the process group and wraps the model in
@@ -42,10 +44,15 @@ class RayOptions:
     storage_path: str | None = None  # None: <home>/ray; give shared storage on a cluster
     cpus_per_worker: float | None = None  # None: the local cores split evenly
     placement_strategy: str = "PACK"  # SPREAD puts workers on different nodes
+    # Ray keeps a copy of every reported checkpoint in its storage: only the newest K stay (the
+    # loop's own checkpoints/latest and best are what resume and registration read)
+    keep_checkpoints: int = 2
 
     def validate(self) -> None:
         if self.num_workers < 1:
             raise ConfigError(f"--workers must be >= 1 (got {self.num_workers})")
+        if self.keep_checkpoints < 1:
+            raise ConfigError(f"keep_checkpoints must be >= 1 (got {self.keep_checkpoints})")
         if self.max_failures < -1:
             raise ConfigError(f"max_failures must be >= -1 (got {self.max_failures})")
 
@@ -235,7 +242,7 @@ def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options
                    mlflow_run_id: str | None = None) -> LaunchResult:
     """Run the training loop under Ray Train's ``TorchTrainer`` and return the rank-0 result."""
     options.validate()
-    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     ensure_ray(options.address)
@@ -272,6 +279,7 @@ def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options
             name=f"{run_name}-{uuid.uuid4().hex[:6]}",
             storage_path=storage,
             failure_config=FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=options.keep_checkpoints),
             **_train_logging(),
         ),
     )

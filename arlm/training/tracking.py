@@ -3,7 +3,7 @@
 The driver creates the run (:func:`start_run`) and passes its id to the workers; rank 0 alone logs
 into it through :class:`RunLogger`, so a 2-worker DDP run writes one set of curves. Everything goes
 through ``MlflowClient`` with an explicit tracking URI: no global MLflow state leaks between runs or
-tests. MLflow is imported only here and in ``arlm.registry``.
+tests. MLflow is imported only here, in ``arlm.registry`` and in ``arlm.stages`` (always inside functions).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 DEFAULT_EXPERIMENT = "arlm"
 _MAX_PARAM_LEN = 6000
@@ -57,7 +58,7 @@ def start_run(tracking_uri: str, *, run_name: str, params: Mapping[str, Any] | N
               tags: Mapping[str, str] | None = None, experiment: str = DEFAULT_EXPERIMENT,
               artifact_location: str | None = None) -> str:
     """Create an MLflow run (status RUNNING) and return its id."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     client = _client(tracking_uri)
     exp_id = ensure_experiment(tracking_uri, experiment, artifact_location)
@@ -157,11 +158,6 @@ class RunLogger:
                  if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))]
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)

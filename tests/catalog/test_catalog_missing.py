@@ -9,7 +9,6 @@ from arlm.catalog import Catalog, CatalogMissingError
 from arlm.data import IngestConfig, ingest
 
 
-
 def _ingest_another_corpus(tmp_path, home):
     """A second corpus version in the lake (one document, no val/test split)."""
     other = tmp_path / "other"

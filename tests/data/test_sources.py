@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import json
 import threading
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq

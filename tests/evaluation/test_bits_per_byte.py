@@ -1,5 +1,5 @@
 """Bits per byte has one definition: training's validation figure, ``evaluate_stage`` and
-``evaluate_text`` score the same text to the same figure (arlm.evaluation.metrics.bits_per_byte)."""
+``evaluate_text`` score the same text to the same figure (arlm.evaluation.bits.bits_per_byte)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import math
 
 import numpy as np
 import pytest
-from testkit import write_prose_corpus
 
 from arlm import stages
 from arlm.data import IngestConfig
-from arlm.evaluation.metrics import bits_per_byte
+from arlm.evaluation.bits import bits_per_byte
 from arlm.evaluation.text import evaluate_text
 from arlm.generation.text import TextGenerator
 from arlm.home import get_home
 from arlm.tokenizers import TokenizerConfig, load_tokenizer
 from arlm.tokenizers.dataset import token_dataset_from_arrays
 from arlm.training import TrainConfig, train
+from testkit import write_prose_corpus
 
 TEXT = ("The model reads every document and predicts the next token.\n"
         "Ünïcödé counts in bytes, not characters: ñ is two, € is three.\n") * 12

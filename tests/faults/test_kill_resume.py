@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.faultkit import ARLM, Tree, isolated_env, wait_for_text, write_corpus
+from faults.faultkit import ARLM, Tree, isolated_env, write_corpus
 
 # Long enough that the first time-interval checkpoint (60 s of training) comes before the end.
 KILL_STEPS = 300

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-from conftest import need_service
 import yaml
+
+from conftest import need_service
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 COMPOSE = INFRA / "compose" / "docker-compose.yaml"

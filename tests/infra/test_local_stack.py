@@ -15,13 +15,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import need_service
 
 from arlm.home import get_home
 from arlm.infra import procs
 from arlm.infra.deploy import DeployOptions, deploy
-from arlm.infra.rest import MlflowAPI, PrefectAPI
 from arlm.infra.stack import Stack, StackConfig
+from conftest import need_service
+
+from .rest_clients import MlflowAPI, PrefectAPI
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import stat
@@ -16,9 +17,8 @@ import yaml
 from arlm.errors import ConfigError
 from arlm.home import get_home
 from arlm.infra import procs
-from arlm.infra.deploy import deployment_names, project_root, validate_cron
-from arlm.infra.stack import (Stack, StackConfig, mlflow_url_for, parse_size, prefect_url_for,
-                              redact)
+from arlm.infra.deploy import deployment_names, prefect_file, validate_cron
+from arlm.infra.stack import Stack, StackConfig, mlflow_url_for, parse_size, prefect_url_for, redact
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -117,12 +117,14 @@ def test_mlflow_server_alone_comes_up_and_goes_down(tmp_path):
         started = stack.up(cfg, log=lambda m: None)
         assert procs.http_ok(f"{cfg.mlflow_url}/health")
         # Foreign Host headers are refused (DNS-rebinding protection stays on).
+        import urllib.error
         import urllib.request
 
         req = urllib.request.Request(f"{cfg.mlflow_url}/api/2.0/mlflow/experiments/search?max_results=1",
                                      headers={"Host": "evil.example"})
-        with pytest.raises(Exception):
+        with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code in (400, 403)
         assert (stack.home.logs / "mlflow.log").stat().st_size > 0
         assert stack.status()["mlflow"]["healthy"]
     finally:
@@ -162,17 +164,17 @@ def test_prefect_server_with_basic_auth_refuses_anonymous_calls_and_logs_no_secr
 
 
 def test_prefect_yaml_has_the_pipeline_on_a_schedule_and_every_stage():
-    root = project_root()
-    assert root == REPO
-    doc = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    shipped = prefect_file()  # the copy installed with arlm_flows: the checkout's prefect.yaml
+    assert shipped.read_text() == (REPO / "prefect.yaml").read_text()
+    doc = yaml.safe_load(shipped.read_text())
     by_name = {d["name"]: d for d in doc["deployments"]}
-    assert set(deployment_names(REPO)) == {"pipeline-nightly", "ingest", "tokenizer", "train", "compare",
-                                           "evaluate", "register"}
+    assert set(deployment_names(shipped)) == {"pipeline-nightly", "ingest", "tokenizer", "train", "compare",
+                                              "evaluate", "register", "finetune"}
     assert by_name["pipeline-nightly"]["schedules"][0]["cron"] == "{{ $ARLM_PIPELINE_CRON }}"
     for d in doc["deployments"]:
         assert d["work_pool"]["name"] == "{{ $ARLM_WORK_POOL }}"
-        path, func = d["entrypoint"].split(":")
-        tree = ast.parse((REPO / path).read_text())
+        module, func = d["entrypoint"].rsplit(".", 1)  # a module path: the installed package
+        tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
         flows = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
                  and any("flow" in ast.unparse(dec) for dec in n.decorator_list)]
         assert func in flows, f"{d['entrypoint']}: no @flow {func}"

@@ -5,10 +5,10 @@ Ray Train, MLflow)."""
 from __future__ import annotations
 
 import pytest
-from testkit import build_token_dataset, write_prose_corpus
 
 from arlm.cli.main import main
 from arlm.training.config import TrainConfig
+from testkit import build_token_dataset, write_prose_corpus
 
 pytestmark = pytest.mark.slow
 

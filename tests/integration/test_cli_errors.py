@@ -84,10 +84,11 @@ def test_pipeline_folder_of_binary_files_fails_inside_the_flow_cleanly(tmp_path)
 
 @pytest.mark.parametrize("command", ["pipeline", "train", "compare"])
 def test_training_options_reach_the_train_config(command):
-    from arlm.cli.main import build_parser
-    from arlm.cli.pipeline_cmds import params_from_args
     from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
     from arlm_flows.pipeline import train_config_from
+
+    from arlm.cli.main import build_parser
+    from arlm.cli.pipeline_cmds import params_from_args
 
     args = build_parser().parse_args([command, "--optimizer", "adamw", "--lr", "0.003", "--max-steps", "7",
                                       "--batch-size", "12"])

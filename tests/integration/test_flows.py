@@ -25,11 +25,10 @@ def _artifact(key: str):
 
 def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_ray):
     import mlflow
-
-    from flows.compare import compare
-    from flows.ingest import ingest
-    from flows.params import CompareParams, IngestParams, TokenizerParams
-    from flows.tokenizer import tokenizer
+    from arlm_flows.compare import compare
+    from arlm_flows.ingest import ingest
+    from arlm_flows.params import CompareParams, IngestParams, TokenizerParams
+    from arlm_flows.tokenizer import tokenizer
 
     from arlm.catalog import Catalog
 
@@ -74,9 +73,8 @@ def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_r
                                                       str(tmp_path))).read())
     assert [r["model"] for r in saved["leaderboard"]] == [r["model"] for r in board]
     # the trainings went through the global concurrency limit (one at a time)
+    from arlm_flows.tasks import TRAINING_CONCURRENCY
     from prefect.client.orchestration import get_client
-
-    from flows.tasks import TRAINING_CONCURRENCY
 
     with get_client(sync_client=True) as pc:
         limit = pc.read_global_concurrency_limit_by_name(TRAINING_CONCURRENCY)

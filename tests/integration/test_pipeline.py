@@ -17,11 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_ray):
-    from flows.params import PipelineParams
-    from flows.pipeline import pipeline
+    from arlm_flows.params import PipelineParams
+    from arlm_flows.pipeline import pipeline
 
     from arlm.catalog import Catalog
-    from arlm.tokenizers import TokenDataset, load_tokenizer
+    from arlm.tokenizers import load_tokenizer
 
     corpus = write_prose_corpus(tmp_path / "corpus")
     params = PipelineParams(corpus=str(corpus), name="skeleton", vocab_size=512, workers=2,
@@ -66,8 +66,8 @@ def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_
     assert lineage["n_source_files"] == len(list(corpus.glob("*.txt")))
 
     # the evaluate flow on the registered model gives the pipeline's own test figures again
-    from flows.evaluate import evaluate
-    from flows.params import EvaluateParams
+    from arlm_flows.evaluate import evaluate
+    from arlm_flows.params import EvaluateParams
 
     again = evaluate(EvaluateParams(model_uri="models:/skeleton@champion", samples=2, home=str(home.root)))
     assert again["metrics"]["bits_per_byte"] == pytest.approx(out["metrics"]["bits_per_byte"], rel=1e-6)

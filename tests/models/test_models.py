@@ -75,7 +75,6 @@ def test_presets_have_their_documented_sizes():
     assert (baby.config.n_layer, baby.config.n_head, baby.config.n_embd, baby.config.block_size,
             baby.config.dropout) == (6, 6, 384, 256, 0.2)
     assert 0.8e6 < tiny.num_params() < 1.6e6
-    cfg = gpt2.config
     expected = 6 * gpt2.num_params(non_embedding=True) + 12 * 12 * 12 * 64 * 1024
     assert gpt2.flops_per_token() == expected
 

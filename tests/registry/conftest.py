@@ -46,9 +46,9 @@ def tokenizer_dir(tmp_path_factory) -> Path:
 def make_model_dir(tmp_path_factory, tokenizer_dir):
     """make_model_dir(seed) -> a tiny GPT model folder matching the tokenizer (different weights per seed)."""
     import torch
-    from tokenizers import Tokenizer
 
     from arlm.models import build_model, save_model
+    from tokenizers import Tokenizer
 
     vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab_size()
 

@@ -151,8 +151,25 @@ def test_evaluate_split_of_the_models_token_dataset(pipeline_model, capsys, mlfl
     m = json.loads(out)["metrics"]
     ds = TokenDataset.open(mlflow_home.tokens / dataset_id)
     assert m["n_bytes"] == ds.n_bytes("test")
-    assert m["n_tokens"] == ds.n_tokens("test") - 1
+    assert m["n_tokens"] == ds.n_tokens("test")  # every token scored, the first from end-of-text
     assert 0 < m["bits_per_byte"] and math.isfinite(m["loss"])
     assert all(f"{c}_bits_per_byte" in m for c in ("gzip", "bzip2", "xz", "unigram"))
     code, out, _ = _run(capsys, "evaluate", "--model", uri)  # --split test is the default
     assert code == 0 and "unigram" in out and "xz" in out
+
+
+def test_generate_and_evaluate_default_to_the_champion_of_what_the_pipeline_registers(capsys):
+    import argparse
+
+    from arlm.cli.main import build_parser
+    from arlm.defaults import DEFAULT_MODEL_NAME
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    name_option = next(a for a in sub.choices["pipeline"]._actions if "--name" in a.option_strings)
+    assert DEFAULT_MODEL_NAME in f"{name_option.default} {name_option.help}"  # what `pipeline` registers
+    for command in (["generate", "a prompt"], ["evaluate"]):
+        assert parser.parse_args(command).model == f"models:/{DEFAULT_MODEL_NAME}@champion"
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    assert f"models:/{DEFAULT_MODEL_NAME}@champion" in " ".join(capsys.readouterr().out.split())

@@ -102,11 +102,11 @@ def test_corrupted_registered_weights_are_refused(mlflow_home, tokenizer_dir, ca
     """100 KB of garbage in a registered model.safetensors: evaluate and generate fail on one
     line naming the file; no evaluation row is stored."""
     import torch
-    from tokenizers import Tokenizer
 
     from arlm.catalog import Catalog
     from arlm.models import build_model, save_model
     from arlm.registry import log_model, register_with_gate
+    from tokenizers import Tokenizer
 
     vocab = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab_size()
     torch.manual_seed(0)

@@ -18,9 +18,10 @@ COMMANDS = ("pipeline", "train", "compare")
 
 
 def _params(argv: list[str]):
+    from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
+
     from arlm.cli.main import build_parser
     from arlm.cli.pipeline_cmds import params_from_args
-    from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
 
     args = build_parser().parse_args(argv)
     cls = {"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[argv[0]]
