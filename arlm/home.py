@@ -77,12 +77,20 @@ class Home:
         that variable alone does not mean a server)."""
         uri = self.mlflow_tracking_uri
         if uri.startswith("sqlite:///"):
-            return (Path(uri[len("sqlite:///"):]).expanduser().resolve().parent / "artifacts").as_uri()
+            return (Path(uri[len("sqlite:///") :]).expanduser().resolve().parent / "artifacts").as_uri()
         return None
 
     def ensure(self) -> Home:
-        for p in (self.lake, self.tokenizers, self.tokens, self.runs, self.ray_storage,
-                  self.mlflow_dir, self.logs, self.cache):
+        for p in (
+            self.lake,
+            self.tokenizers,
+            self.tokens,
+            self.runs,
+            self.ray_storage,
+            self.mlflow_dir,
+            self.logs,
+            self.cache,
+        ):
             p.mkdir(parents=True, exist_ok=True)
         return self
 

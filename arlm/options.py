@@ -48,8 +48,13 @@ def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None) -> A
 
 
 # -- config class -> pydantic fields ----------------------------------------------------------------
-def config_fields(cls: type, *, include: typing.Iterable[str] | None = None,
-                  exclude: typing.Iterable[str] = (), rename: dict[str, str] | None = None) -> dict[str, Any]:
+def config_fields(
+    cls: type,
+    *,
+    include: typing.Iterable[str] | None = None,
+    exclude: typing.Iterable[str] = (),
+    rename: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """``{name: (annotation, FieldInfo)}`` for ``pydantic.create_model``, from a dataclass (help from
     :func:`opt`'s metadata) or a pydantic model (its own fields, constraints included)."""
     from pydantic import Field
@@ -127,9 +132,15 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def add_options(parser: argparse.ArgumentParser, params_cls: type, *, exclude: typing.Iterable[str] = (),
-                aliases: dict[str, list[str]] | None = None, groups: dict[str, str] | None = None,
-                config_file: bool = True) -> None:
+def add_options(
+    parser: argparse.ArgumentParser,
+    params_cls: type,
+    *,
+    exclude: typing.Iterable[str] = (),
+    aliases: dict[str, list[str]] | None = None,
+    groups: dict[str, str] | None = None,
+    config_file: bool = True,
+) -> None:
     """Add one option per field of ``params_cls`` (a pydantic model), with the model's type,
     choices, default and description; ``--config``/``--set`` when ``config_file``. Options left out
     keep the model's default (argparse stores nothing for them)."""
@@ -169,12 +180,23 @@ def add_options(parser: argparse.ArgumentParser, params_cls: type, *, exclude: t
             kw["metavar"] = "YAML"
         target.add_argument(*flags, **kw)
     if config_file:
-        parser.add_argument("--config", dest="config_file", metavar="FILE.yaml", default=None,
-                            help="read parameters from a YAML file mapping parameter names to values "
-                                 "(max_steps: 200); options given on the command line win over the file")
-        parser.add_argument("--set", dest="set_values", metavar="KEY=VALUE", action="append", default=[],
-                            help="set any parameter, e.g. --set warmup_steps=50 --set model_overrides.n_layer=6 "
-                                 "(VALUE is YAML; repeatable; applied last)")
+        parser.add_argument(
+            "--config",
+            dest="config_file",
+            metavar="FILE.yaml",
+            default=None,
+            help="read parameters from a YAML file mapping parameter names to values "
+            "(max_steps: 200); options given on the command line win over the file",
+        )
+        parser.add_argument(
+            "--set",
+            dest="set_values",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            help="set any parameter, e.g. --set warmup_steps=50 --set model_overrides.n_layer=6 "
+            "(VALUE is YAML; repeatable; applied last)",
+        )
 
 
 # -- argparse -> pydantic model ---------------------------------------------------------------------

@@ -48,14 +48,12 @@ def ingest_stage(cfg, home: Home, progress: Progress | None = None) -> dict[str,
     _catalog(home).record_corpus_version(cv)
     verb = "unchanged, reusing" if getattr(cv, "reused", False) else "ingested"
     _say(progress, f"[ingest] {verb} corpus version {cv.id} ({_split_summary(cv.stats)})")
-    return {"corpus_id": cv.id, "path": str(cv.path), "reused": bool(getattr(cv, "reused", False)),
-            "stats": cv.stats}
+    return {"corpus_id": cv.id, "path": str(cv.path), "reused": bool(getattr(cv, "reused", False)), "stats": cv.stats}
 
 
 def _split_summary(stats: dict[str, Any]) -> str:
     splits = stats.get("splits", {}) if isinstance(stats, dict) else {}
-    parts = [f"{name}: {s.get('n_docs', '?')} docs, {s.get('n_bytes', 0) / 1e6:.2f} MB"
-             for name, s in splits.items()]
+    parts = [f"{name}: {s.get('n_docs', '?')} docs, {s.get('n_bytes', 0) / 1e6:.2f} MB" for name, s in splits.items()]
     return "; ".join(parts) or "no split stats"
 
 
@@ -69,12 +67,15 @@ def tokenizer_stage(cfg, corpus_id: str, home: Home, progress: Progress | None =
     _catalog(home).record_tokenizer(art.id, corpus_id, art.kind, art.vocab_size, art.path, art.meta)
     verb = "reusing" if getattr(art, "reused", False) else "built"
     _say(progress, f"[tokenizer] {verb} {art.kind} tokenizer {art.id} (vocab {art.vocab_size})")
-    return {"tokenizer_id": art.id, "path": str(art.path), "vocab_size": art.vocab_size,
-            "reused": bool(getattr(art, "reused", False))}
+    return {
+        "tokenizer_id": art.id,
+        "path": str(art.path),
+        "vocab_size": art.vocab_size,
+        "reused": bool(getattr(art, "reused", False)),
+    }
 
 
-def tokenize_stage(corpus_id: str, tokenizer_id: str, home: Home,
-                   progress: Progress | None = None) -> dict[str, Any]:
+def tokenize_stage(corpus_id: str, tokenizer_id: str, home: Home, progress: Progress | None = None) -> dict[str, Any]:
     """Corpus version + tokenizer -> token dataset (memory-mappable shards + manifest)."""
     from arlm.data import load_corpus_version
     from arlm.tokenizers import TokenizerArtifact, tokenize
@@ -96,9 +97,11 @@ def _dataset_lineage(home: Home, dataset_id: str) -> dict[str, str]:
     from arlm.tokenizers import TokenDataset
 
     ds = TokenDataset.open(home.tokens / dataset_id)
-    return {"arlm.corpus_version": ds.manifest.get("corpus_id", ""),
-            "arlm.tokenizer_version": ds.manifest.get("tokenizer_id", ""),
-            "arlm.token_dataset_version": dataset_id}
+    return {
+        "arlm.corpus_version": ds.manifest.get("corpus_id", ""),
+        "arlm.tokenizer_version": ds.manifest.get("tokenizer_id", ""),
+        "arlm.token_dataset_version": dataset_id,
+    }
 
 
 RUN_FILE = "run.json"  # written when a run starts: its MLflow run, config and dataset
@@ -197,9 +200,17 @@ def _reopen_mlflow_run(tracking_uri: str, mlflow_run_id: str) -> bool:
     return True
 
 
-def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name: str = "train",
-                progress: Progress | None = None, extra_tags: dict[str, str] | None = None,
-                resume: str = DEFAULT_RESUME) -> dict[str, Any]:
+def train_stage(
+    train_cfg,
+    dataset_id: str,
+    home: Home,
+    ray_options,
+    *,
+    run_name: str = "train",
+    progress: Progress | None = None,
+    extra_tags: dict[str, str] | None = None,
+    resume: str = DEFAULT_RESUME,
+) -> dict[str, Any]:
     """Token dataset -> trained model (run folder with checkpoints) + an MLflow run.
 
     Neural kinds train under Ray Train (``ray_options.num_workers`` DDP workers); kinds trained by
@@ -227,14 +238,33 @@ def train_stage(train_cfg, dataset_id: str, home: Home, ray_options, *, run_name
     _catalog(home).require()  # a deleted catalog fails now, not after the training
     claimed = claim_run_dir(home.runs, run_base_id(run_name, train_cfg, dataset_id), resume)
     try:
-        return _train_in(claimed, train_cfg, dataset_id, ds_path, home, ray_options, run_name=run_name,
-                         progress=progress, extra_tags=extra_tags)
+        return _train_in(
+            claimed,
+            train_cfg,
+            dataset_id,
+            ds_path,
+            home,
+            ray_options,
+            run_name=run_name,
+            progress=progress,
+            extra_tags=extra_tags,
+        )
     finally:
         claimed.release()
 
 
-def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home: Home, ray_options, *,
-              run_name: str, progress: Progress | None, extra_tags: dict[str, str] | None) -> dict[str, Any]:
+def _train_in(
+    claimed: _RunDir,
+    train_cfg,
+    dataset_id: str,
+    ds_path: Path,
+    home: Home,
+    ray_options,
+    *,
+    run_name: str,
+    progress: Progress | None,
+    extra_tags: dict[str, str] | None,
+) -> dict[str, Any]:
     import json
 
     from arlm.training.ray_launcher import RESULT_FILE, config_to_dict, train_with_ray
@@ -242,11 +272,15 @@ def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home:
     from arlm.versioning import atomic_write_json
 
     run_id, out_dir = claimed.run_id, claimed.path
-    tags = {**_dataset_lineage(home, dataset_id), "arlm.model": train_cfg.model,
-            "arlm.run_id": run_id, "arlm.git_commit": git_commit(),
-            "arlm.num_workers": str(ray_options.num_workers), **(extra_tags or {})}
-    params = {"train": config_to_dict(train_cfg), "num_workers": ray_options.num_workers,
-              "dataset_id": dataset_id}
+    tags = {
+        **_dataset_lineage(home, dataset_id),
+        "arlm.model": train_cfg.model,
+        "arlm.run_id": run_id,
+        "arlm.git_commit": git_commit(),
+        "arlm.num_workers": str(ray_options.num_workers),
+        **(extra_tags or {}),
+    }
+    params = {"train": config_to_dict(train_cfg), "num_workers": ray_options.num_workers, "dataset_id": dataset_id}
     tracking_uri = home.mlflow_tracking_uri
     run_file = out_dir / RUN_FILE
     previous: dict[str, Any] = {}
@@ -260,31 +294,56 @@ def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home:
         tags["arlm.resumed_from_mlflow_run"] = mlflow_run_id
         mlflow_run_id = None
     if not mlflow_run_id:
-        mlflow_run_id = start_run(tracking_uri, run_name=run_id, params=params, tags=tags,
-                                  artifact_location=home.mlflow_artifact_root)
-    atomic_write_json(run_file, {"run_id": run_id, "mlflow_run_id": mlflow_run_id, "run_name": run_name,
-                                 "dataset_id": dataset_id, "train": config_to_dict(train_cfg),
-                                 "started": previous.get("started", time.time()),
-                                 "attempts": int(previous.get("attempts", 0)) + 1})
+        mlflow_run_id = start_run(
+            tracking_uri, run_name=run_id, params=params, tags=tags, artifact_location=home.mlflow_artifact_root
+        )
+    atomic_write_json(
+        run_file,
+        {
+            "run_id": run_id,
+            "mlflow_run_id": mlflow_run_id,
+            "run_name": run_name,
+            "dataset_id": dataset_id,
+            "train": config_to_dict(train_cfg),
+            "started": previous.get("started", time.time()),
+            "attempts": int(previous.get("attempts", 0)) + 1,
+        },
+    )
     step = None
     if claimed.resumed:
         (out_dir / RESULT_FILE).unlink(missing_ok=True)  # the new attempt writes its own
         step = _checkpoint_step(out_dir)
         where = f"from step {step}" if step is not None else "from step 0 (it had no checkpoint yet)"
         _say(progress, f"[train] resuming run {run_id} {where}; MLflow run {mlflow_run_id}")
-    _say(progress, f"[train] {train_cfg.model} ({train_cfg.optimizer}) on {ray_options.num_workers} Ray worker(s); "
-                   f"run {run_id}; MLflow run {mlflow_run_id}")
+    _say(
+        progress,
+        f"[train] {train_cfg.model} ({train_cfg.optimizer}) on {ray_options.num_workers} Ray worker(s); "
+        f"run {run_id}; MLflow run {mlflow_run_id}",
+    )
     try:
-        launch = train_with_ray(train_cfg, ds_path, out_dir, options=ray_options,
-                                storage_path=home.ray_storage, run_name=run_id,
-                                tracking_uri=tracking_uri, mlflow_run_id=mlflow_run_id)
+        launch = train_with_ray(
+            train_cfg,
+            ds_path,
+            out_dir,
+            options=ray_options,
+            storage_path=home.ray_storage,
+            run_name=run_id,
+            tracking_uri=tracking_uri,
+            mlflow_run_id=mlflow_run_id,
+        )
     except BaseException:
         end_run(tracking_uri, mlflow_run_id, status="FAILED")
         raise
     res = launch.result
     logger = RunLogger(tracking_uri, mlflow_run_id)
-    logger.log_metrics({"restarts": launch.restarts, "train_wall_seconds": launch.wall_seconds,
-                        "best_val_loss": res.get("best_val_loss") or float("nan")}, res.get("steps", 0))
+    logger.log_metrics(
+        {
+            "restarts": launch.restarts,
+            "train_wall_seconds": launch.wall_seconds,
+            "best_val_loss": res.get("best_val_loss") or float("nan"),
+        },
+        res.get("steps", 0),
+    )
     history = res.get("history") or []
     train_losses = [h["train_loss"] for h in history if h.get("train_loss") is not None]
     if history:
@@ -295,28 +354,53 @@ def _train_in(claimed: _RunDir, train_cfg, dataset_id: str, ds_path: Path, home:
         from arlm.hf.adapters import merge_checkpoint
 
         model_dir = merge_checkpoint(model_dir, out_dir / "merged")
-    summary = {"run_id": run_id, "out_dir": str(out_dir), "mlflow_run_id": mlflow_run_id,
-               "model_dir": str(model_dir), "dataset_id": dataset_id, "model": train_cfg.model,
-               "restarts": launch.restarts, "wall_seconds": launch.wall_seconds,
-               "steps": res.get("steps"), "tokens": res.get("tokens"),
-               "first_train_loss": train_losses[0] if train_losses else None,
-               "final_train_loss": train_losses[-1] if train_losses else None,
-               "best_val_loss": res.get("best_val_loss"), "num_params": res.get("num_params"),
-               "tokens_per_second": (res.get("tokens") or 0) / max(res.get("elapsed_s") or 0.0, 1e-9),
-               "stopped_by": res.get("stopped_by"), "params": params}
+    summary = {
+        "run_id": run_id,
+        "out_dir": str(out_dir),
+        "mlflow_run_id": mlflow_run_id,
+        "model_dir": str(model_dir),
+        "dataset_id": dataset_id,
+        "model": train_cfg.model,
+        "restarts": launch.restarts,
+        "wall_seconds": launch.wall_seconds,
+        "steps": res.get("steps"),
+        "tokens": res.get("tokens"),
+        "first_train_loss": train_losses[0] if train_losses else None,
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "best_val_loss": res.get("best_val_loss"),
+        "num_params": res.get("num_params"),
+        "tokens_per_second": (res.get("tokens") or 0) / max(res.get("elapsed_s") or 0.0, 1e-9),
+        "stopped_by": res.get("stopped_by"),
+        "params": params,
+    }
     summary["resumed_from_step"] = (step or 0) if claimed.resumed else None
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
-    _catalog(home).record_run(run_id, dataset_id, train_cfg.model, params,
-                              {k: v for k, v in summary.items() if isinstance(v, (int, float))},
-                              mlflow_run_id)
-    _say(progress, f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s "
-                   f"(stopped by {summary['stopped_by']}), best val loss {summary['best_val_loss']}, "
-                   f"restarts {launch.restarts}")
+    _catalog(home).record_run(
+        run_id,
+        dataset_id,
+        train_cfg.model,
+        params,
+        {k: v for k, v in summary.items() if isinstance(v, (int, float))},
+        mlflow_run_id,
+    )
+    _say(
+        progress,
+        f"[train] done: {summary['steps']} steps in {launch.wall_seconds:.0f} s "
+        f"(stopped by {summary['stopped_by']}), best val loss {summary['best_val_loss']}, "
+        f"restarts {launch.restarts}",
+    )
     return summary
 
 
-def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = "test",
-                   mlflow_run_id: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def evaluate_stage(
+    model_dir: str,
+    dataset_id: str,
+    home: Home,
+    *,
+    split: str = "test",
+    mlflow_run_id: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """A model on a token dataset split: loss, perplexity, bits per byte, accuracy, and baselines
     (unigram model of the same tokens, gzip/bzip2/xz of the same bytes)."""
     from arlm.evaluation import compression_baselines, evaluate_tokens, unigram_bits_per_byte
@@ -330,8 +414,9 @@ def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = 
     tokens = ds.tokens(split)
     n_bytes = ds.n_bytes(split)
     # every token scored, the first from the end-of-text that precedes each document
-    metrics = evaluate_tokens(model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16,
-                              bos_id=int(ds.manifest["eot_id"]))
+    metrics = evaluate_tokens(
+        model, tokens, n_bytes, block_size=model.config.block_size, batch_size=16, bos_id=int(ds.manifest["eot_id"])
+    )
     metrics["num_params"] = model.num_params()
     metrics["unigram_bits_per_byte"] = unigram_bits_per_byte(ds.tokens("train"), tokens, ds.vocab_size, n_bytes)
     from arlm.data import load_corpus_version, split_bytes
@@ -343,23 +428,32 @@ def evaluate_stage(model_dir: str, dataset_id: str, home: Home, *, split: str = 
     if mlflow_run_id:
         from arlm.training.tracking import RunLogger
 
-        RunLogger(home.mlflow_tracking_uri, mlflow_run_id).log_metrics(
-            {f"{split}_{k}": v for k, v in metrics.items()})
-    _catalog(home).record_evaluation(model_dir=str(model_dir), dataset_id=dataset_id, split=split,
-                                     metrics=metrics, mlflow_run_id=mlflow_run_id)
+        RunLogger(home.mlflow_tracking_uri, mlflow_run_id).log_metrics({f"{split}_{k}": v for k, v in metrics.items()})
+    _catalog(home).record_evaluation(
+        model_dir=str(model_dir), dataset_id=dataset_id, split=split, metrics=metrics, mlflow_run_id=mlflow_run_id
+    )
     _say(progress, "[evaluate] " + format_evaluation(metrics, split))
     return metrics
 
 
 def format_evaluation(m: dict[str, Any], split: str = "test") -> str:
-    return (f"{split}: loss {m['loss']:.3f} nats/token, perplexity {m['perplexity']:.1f}, "
-            f"{m['bits_per_byte']:.3f} bits/byte (unigram {m['unigram_bits_per_byte']:.3f}, "
-            f"gzip {m['gzip_bits_per_byte']:.3f}, bzip2 {m['bzip2_bits_per_byte']:.3f}, "
-            f"xz {m['xz_bits_per_byte']:.3f}), accuracy {m['accuracy']:.3f}")
+    return (
+        f"{split}: loss {m['loss']:.3f} nats/token, perplexity {m['perplexity']:.1f}, "
+        f"{m['bits_per_byte']:.3f} bits/byte (unigram {m['unigram_bits_per_byte']:.3f}, "
+        f"gzip {m['gzip_bits_per_byte']:.3f}, bzip2 {m['bzip2_bits_per_byte']:.3f}, "
+        f"xz {m['xz_bits_per_byte']:.3f}), accuracy {m['accuracy']:.3f}"
+    )
 
 
-def evaluate_model(model_uri: str, home: Home, *, split: str | None = None, text_file: str | Path | None = None,
-                   samples: int = 3, batch_size: int = 16) -> dict[str, Any]:
+def evaluate_model(
+    model_uri: str,
+    home: Home,
+    *,
+    split: str | None = None,
+    text_file: str | Path | None = None,
+    samples: int = 3,
+    batch_size: int = 16,
+) -> dict[str, Any]:
     """The report of a registered model (``arlm evaluate`` and the ``evaluate`` flow) on
     ``text_file`` (tokenized by the model's own tokenizer) or on ``split`` (default "test") of its
     token dataset (:func:`evaluate_stage`): ``{"title", "model", "source", "metrics", "samples"}``,
@@ -393,31 +487,46 @@ def evaluate_model(model_uri: str, home: Home, *, split: str | None = None, text
         split = split or "test"
         model_dir, dataset_id, run_id = resolve_model_for_eval(model_uri, home, uri)
         # logs the split's metrics to the run and records the catalog row
-        metrics = evaluate_stage(str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id,
-                                 progress=lambda msg: None)
+        metrics = evaluate_stage(
+            str(model_dir), dataset_id, home, split=split, mlflow_run_id=run_id, progress=lambda msg: None
+        )
         # the model folder just fetched, with the tokenizer its token dataset was made with
         tokenizer_id = TokenDataset.open(home.tokens / dataset_id).tokenizer_id
         gen = TextGenerator.from_dirs(model_dir, home.tokenizers / tokenizer_id)
         prompts = split_prompts(home, dataset_id, split, gen, samples)
         label, title = split, f"{model_uri} on {dataset_id}:{split}"
-    report = {"title": title, "model": model_uri, "source": label, "metrics": metrics,
-              "samples": sample_continuations(gen, prompts[:samples]) if samples > 0 else []}
+    report = {
+        "title": title,
+        "model": model_uri,
+        "source": label,
+        "metrics": metrics,
+        "samples": sample_continuations(gen, prompts[:samples]) if samples > 0 else [],
+    }
     try:
         log_report(uri, run_id, report, label)
     except Exception as exc:  # the report is returned and printed anyway
         print(f"arlm: warning: evaluation not logged to MLflow ({exc})", file=sys.stderr)
     if text_file is not None:  # evaluate_stage recorded the split case already
         try:
-            _catalog(home).record_evaluation(model_uri=model_uri, token_dataset_id=dataset_id, split=label,
-                                             metrics=metrics, mlflow_run_id=run_id)
+            _catalog(home).record_evaluation(
+                model_uri=model_uri, token_dataset_id=dataset_id, split=label, metrics=metrics, mlflow_run_id=run_id
+            )
         except Exception as exc:
             print(f"arlm: warning: evaluation not recorded in the catalog ({exc})", file=sys.stderr)
     return report
 
 
-def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model_name: str,
-                   home: Home, *, split: str = "test", progress: Progress | None = None,
-                   base: tuple[str, float] | None = None, extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
+def register_stage(
+    train_summary: dict[str, Any],
+    metrics: dict[str, Any],
+    model_name: str,
+    home: Home,
+    *,
+    split: str = "test",
+    progress: Progress | None = None,
+    base: tuple[str, float] | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Log the trained model as an MLflow pyfunc (from code) in its training run, register it as
     ``challenger``, and promote it to ``champion`` if it beats the current one (the gate).
     ``base``: (label, test bits per byte on the same split) of the model a fine-tuned one started
@@ -429,34 +538,61 @@ def register_stage(train_summary: dict[str, Any], metrics: dict[str, Any], model
     ds = TokenDataset.open(home.tokens / train_summary["dataset_id"])
     lineage = _dataset_lineage(home, train_summary["dataset_id"])
     tokenizer_dir = home.tokenizers / lineage["arlm.tokenizer_version"]
-    tags = {**lineage, "arlm.git_commit": git_commit(), "arlm.run_id": train_summary["run_id"],
-            "arlm.token_dataset_path": str(ds.path), "arlm.model": train_summary["model"],
-            **{f"metric.{split}_{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)},
-            **(extra_tags or {})}
-    info = log_model(Path(train_summary["model_dir"]), tokenizer_dir, run_id=train_summary["mlflow_run_id"],
-                     name=model_name, metrics={f"{split}_{k}": v for k, v in metrics.items()},
-                     tags=tags, tracking_uri=home.mlflow_tracking_uri,
-                     description=None)
+    tags = {
+        **lineage,
+        "arlm.git_commit": git_commit(),
+        "arlm.run_id": train_summary["run_id"],
+        "arlm.token_dataset_path": str(ds.path),
+        "arlm.model": train_summary["model"],
+        **{f"metric.{split}_{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)},
+        **(extra_tags or {}),
+    }
+    info = log_model(
+        Path(train_summary["model_dir"]),
+        tokenizer_dir,
+        run_id=train_summary["mlflow_run_id"],
+        name=model_name,
+        metrics={f"{split}_{k}": v for k, v in metrics.items()},
+        tags=tags,
+        tracking_uri=home.mlflow_tracking_uri,
+        description=None,
+    )
     test_split_id = f"{lineage['arlm.token_dataset_version']}:{split}"
-    decision = register_with_gate(info.model_uri, model_name, metrics["bits_per_byte"], test_split_id,
-                                  tracking_uri=home.mlflow_tracking_uri, tags=tags,
-                                  unigram_bpb=metrics.get("unigram_bits_per_byte"),
-                                  catalog=home.catalog_path, base=base)
+    decision = register_with_gate(
+        info.model_uri,
+        model_name,
+        metrics["bits_per_byte"],
+        test_split_id,
+        tracking_uri=home.mlflow_tracking_uri,
+        tags=tags,
+        unigram_bpb=metrics.get("unigram_bits_per_byte"),
+        catalog=home.catalog_path,
+        base=base,
+    )
     end_run(home.mlflow_tracking_uri, train_summary["mlflow_run_id"])
-    _catalog(home).record_model(model_name, int(decision.version), train_summary["run_id"],
-                                f"models:/{model_name}/{decision.version}",
-                                {k: v for k, v in metrics.items() if isinstance(v, float)})
+    _catalog(home).record_model(
+        model_name,
+        int(decision.version),
+        train_summary["run_id"],
+        f"models:/{model_name}/{decision.version}",
+        {k: v for k, v in metrics.items() if isinstance(v, float)},
+    )
     _say(progress, f"[register] {decision.summary()}")
-    return {"name": model_name, "version": int(decision.version), "promoted": bool(decision.promoted),
-            "uri": f"models:/{model_name}@champion" if decision.promoted else f"models:/{model_name}/{decision.version}",
-            "decision_markdown": decision.markdown()}
+    return {
+        "name": model_name,
+        "version": int(decision.version),
+        "promoted": bool(decision.promoted),
+        "uri": f"models:/{model_name}@champion" if decision.promoted else f"models:/{model_name}/{decision.version}",
+        "decision_markdown": decision.markdown(),
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # helpers shared by flows and the CLI
 # --------------------------------------------------------------------------------------------
-def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: str,
-                      max_new_tokens: int = 40, seed: int = 0) -> str:
+def sample_generation(
+    model_dir: str | Path, tokenizer_dir: str | Path, prompt: str, max_new_tokens: int = 40, seed: int = 0
+) -> str:
     """A short sampled continuation for the end-of-pipeline report (temperature 0.8, top-k 40,
     seeded: the same model gives the same sample; greedy decoding of a small model loops)."""
     from arlm.generation import GenerationConfig, generate
@@ -469,6 +605,10 @@ def sample_generation(model_dir: str | Path, tokenizer_dir: str | Path, prompt: 
     limit = model.max_context
     if limit is not None and len(ids) > limit:  # the window slides; say that the prompt was cut
         _say(None, f"[sample] prompt of {len(ids)} tokens cut to the model's context of {limit}")
-    out = generate(model, [ids], GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.8, top_k=40,
-                                                  seed=seed), on_notice=lambda m: None)
+    out = generate(
+        model,
+        [ids],
+        GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.8, top_k=40, seed=seed),
+        on_notice=lambda m: None,
+    )
     return tok.decode(out[0])

@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     home = get_home(args.home or tmp.name).ensure()
     quiet = lambda m: print(m, file=sys.stderr)  # noqa: E731
     cv = stages.ingest_stage(IngestConfig(corpus=args.corpus, segment_chars=4096), home, progress=quiet)
-    tok = stages.tokenizer_stage(TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size),
-                                 cv["corpus_id"], home, progress=quiet)
+    tok = stages.tokenizer_stage(
+        TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size), cv["corpus_id"], home, progress=quiet
+    )
     ds_info = stages.tokenize_stage(cv["corpus_id"], tok["tokenizer_id"], home, progress=quiet)
     ds = TokenDataset.open(ds_info["path"])
     test_tokens, n_bytes = ds.tokens("test"), ds.n_bytes("test")
@@ -61,36 +62,62 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for spec in [m.strip() for m in args.models.split(",") if m.strip()]:
-        cfg = TrainConfig(model=spec, max_seconds=args.seconds, batch_size=args.batch_size,
-                          block_size=args.block_size, eval_interval=200, eval_batches=10,
-                          warmup_steps=50, lr=2e-3, min_lr=2e-4, checkpoint_interval=100_000)
+        cfg = TrainConfig(
+            model=spec,
+            max_seconds=args.seconds,
+            batch_size=args.batch_size,
+            block_size=args.block_size,
+            eval_interval=200,
+            eval_batches=10,
+            warmup_steps=50,
+            lr=2e-3,
+            min_lr=2e-4,
+            checkpoint_interval=100_000,
+        )
         out = home.runs / f"family-{spec.replace('/', '-')}-{time.time_ns()}"
         t0, c0 = time.perf_counter(), time.process_time()
         res = train(cfg, ds_info["path"], out)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         model = load_model(res.best_checkpoint or res.latest_checkpoint)
         m = evaluate_tokens(model, test_tokens, n_bytes, block_size=model.config.block_size, batch_size=32)
-        rows.append({"model": spec, "params": model.num_params(), "steps": res.steps,
-                     "tok_s": res.tokens / max(res.elapsed_s, 1e-9), "wall": wall, "cpu": cpu, **m})
+        rows.append(
+            {
+                "model": spec,
+                "params": model.num_params(),
+                "steps": res.steps,
+                "tok_s": res.tokens / max(res.elapsed_s, 1e-9),
+                "wall": wall,
+                "cpu": cpu,
+                **m,
+            }
+        )
         print(f"  {spec}: {m['bits_per_byte']:.3f} bits/byte after {res.steps} steps", file=sys.stderr)
 
     rows.sort(key=lambda r: r["bits_per_byte"])
-    print(f"\ncorpus {args.corpus}: test split {n_bytes:,} bytes, {len(test_tokens):,} tokens "
-          f"({args.tokenizer} tokenizer, vocab {ds.vocab_size}); budget {args.seconds:.0f} s per model, "
-          f"{torch.get_num_threads()} threads\n")
+    print(
+        f"\ncorpus {args.corpus}: test split {n_bytes:,} bytes, {len(test_tokens):,} tokens "
+        f"({args.tokenizer} tokenizer, vocab {ds.vocab_size}); budget {args.seconds:.0f} s per model, "
+        f"{torch.get_num_threads()} threads\n"
+    )
     print("| rank | model | params | steps | CPU s | train tok/s | test loss | test bits/byte | vs bzip2 -9 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for i, r in enumerate(rows, 1):
-        print(f"| {i} | {r['model']} | {r['params']:,} | {r['steps']} | {r['cpu']:.0f} | {r['tok_s']:,.0f} | {r['loss']:.3f} | "
-              f"{r['bits_per_byte']:.3f} | {r['bits_per_byte'] / baselines['bzip2']:.2f}x |")
-    print(f"\nsame test bytes: gzip -9 {baselines['gzip']:.3f}, bzip2 -9 {baselines['bzip2']:.3f}, "
-          f"xz -9e {baselines['xz']:.3f} bits/byte")
+        print(
+            f"| {i} | {r['model']} | {r['params']:,} | {r['steps']} | {r['cpu']:.0f} | {r['tok_s']:,.0f} | {r['loss']:.3f} | "
+            f"{r['bits_per_byte']:.3f} | {r['bits_per_byte'] / baselines['bzip2']:.2f}x |"
+        )
+    print(
+        f"\nsame test bytes: gzip -9 {baselines['gzip']:.3f}, bzip2 -9 {baselines['bzip2']:.3f}, "
+        f"xz -9e {baselines['xz']:.3f} bits/byte"
+    )
     neural = [r for r in rows if not r["model"].startswith("ngram")]
     if neural:
         best = neural[0]
         ok = best["bits_per_byte"] < baselines["bzip2"]
-        print(f"target: best neural model {best['model']} {best['bits_per_byte']:.3f} bits/byte vs bzip2 -9 "
-              f"{baselines['bzip2']:.3f} -> {'PASS' if ok else 'FAIL'}")
+        print(
+            f"target: best neural model {best['model']} {best['bits_per_byte']:.3f} bits/byte vs bzip2 -9 "
+            f"{baselines['bzip2']:.3f} -> {'PASS' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     return 0
 

@@ -32,8 +32,9 @@ from arlm.generation import GenerationConfig, generate  # noqa: E402
 from arlm.models import build_model  # noqa: E402
 
 
-def bench(model, batch: int, prompt_len: int, new_tokens: int, use_cache: bool,
-          vocab: int) -> tuple[tuple[float, float], list]:
+def bench(
+    model, batch: int, prompt_len: int, new_tokens: int, use_cache: bool, vocab: int
+) -> tuple[tuple[float, float], list]:
     gen = torch.Generator().manual_seed(batch)
     prompts = torch.randint(0, vocab, (batch, prompt_len), generator=gen).tolist()
     cfg = GenerationConfig(max_new_tokens=new_tokens, use_cache=use_cache)
@@ -52,17 +53,23 @@ def main() -> int:
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--target-speedup", type=float, default=5.0,
-                    help="the cache must be at least this much faster at every batch (default 5; issue 6)")
+    ap.add_argument(
+        "--target-speedup",
+        type=float,
+        default=5.0,
+        help="the cache must be at least this much faster at every batch (default 5; issue 6)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     block = args.prompt_len + args.new_tokens + 1
     overrides = {"n_layer": args.n_layer, "n_embd": args.n_embd} if args.kind.startswith("gpt") else {}
     model = build_model(args.kind, args.vocab, block, **overrides).eval()
-    print(f"# {args.kind}: {model.num_params():,} params, vocab {args.vocab}, context {block}, "
-          f"prompt {args.prompt_len} + {args.new_tokens} new tokens, greedy, CPU, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"# {args.kind}: {model.num_params():,} params, vocab {args.vocab}, context {block}, "
+        f"prompt {args.prompt_len} + {args.new_tokens} new tokens, greedy, CPU, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print("| batch | cache | CPU s | wall s | new tokens/s (CPU) | new tokens/s (wall) | cache speed-up (CPU) |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     verdicts = []
@@ -72,15 +79,20 @@ def main() -> int:
         (c_full, w_full), out_full = bench(model, batch, args.prompt_len, args.new_tokens, False, args.vocab)
         n = batch * args.new_tokens
         same = "same tokens" if out_cache == out_full else "TOKENS DIFFER"
-        print(f"| {batch} | yes | {c_cache:.2f} | {w_cache:.2f} | {n / c_cache:,.0f} | {n / w_cache:,.0f} | "
-              f"{c_full / c_cache:.1f}x ({same}) |")
-        print(f"| {batch} | no | {c_full:.2f} | {w_full:.2f} | {n / c_full:,.0f} | {n / w_full:,.0f} | 1.0x |",
-              flush=True)
+        print(
+            f"| {batch} | yes | {c_cache:.2f} | {w_cache:.2f} | {n / c_cache:,.0f} | {n / w_cache:,.0f} | "
+            f"{c_full / c_cache:.1f}x ({same}) |"
+        )
+        print(
+            f"| {batch} | no | {c_full:.2f} | {w_full:.2f} | {n / c_full:,.0f} | {n / w_full:,.0f} | 1.0x |", flush=True
+        )
         verdicts.append((batch, c_full / c_cache, out_cache == out_full))
     ok = all(speedup >= args.target_speedup and same for _, speedup, same in verdicts)
-    print("\ntarget: " + "; ".join(f"batch {b}: {x:.1f}x{'' if same else ' (tokens differ)'}"
-                                    for b, x, same in verdicts)
-          + f" -> {'PASS' if ok else 'FAIL'} (cache >= {args.target_speedup:g}x, identical tokens)")
+    print(
+        "\ntarget: "
+        + "; ".join(f"batch {b}: {x:.1f}x{'' if same else ' (tokens differ)'}" for b, x, same in verdicts)
+        + f" -> {'PASS' if ok else 'FAIL'} (cache >= {args.target_speedup:g}x, identical tokens)"
+    )
     return 0 if ok else 1
 
 

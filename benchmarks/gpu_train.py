@@ -67,7 +67,7 @@ def matmul_peak(device: torch.device, quick: bool) -> tuple[float, str]:
     for _ in range(reps):
         a @ b
     sync(device)
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12, f"{str(dtype).split('.')[-1]} {n}^3"
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12, f"{str(dtype).split('.')[-1]} {n}^3"
 
 
 def reset_memory(device: torch.device) -> None:
@@ -91,10 +91,21 @@ def arlm_loop(spec: str, overrides: dict, batch: int, block: int, data: Path, ou
     from arlm.training import TrainConfig, train
 
     device = torch.device(args.device)
-    cfg = TrainConfig(model=spec, model_overrides=overrides, batch_size=batch, block_size=block,
-                      max_steps=args.warmup + args.steps, log_interval=args.log_interval,
-                      eval_interval=10**9, eval_batches=1, checkpoint_interval=10**9, warmup_steps=10,
-                      device=args.device, dtype=args.dtype, compile=args.compile)
+    cfg = TrainConfig(
+        model=spec,
+        model_overrides=overrides,
+        batch_size=batch,
+        block_size=block,
+        max_steps=args.warmup + args.steps,
+        log_interval=args.log_interval,
+        eval_interval=10**9,
+        eval_batches=1,
+        checkpoint_interval=10**9,
+        warmup_steps=10,
+        device=args.device,
+        dtype=args.dtype,
+        compile=args.compile,
+    )
     rates: list[tuple[int, float]] = []
     holder: dict = {}
 
@@ -107,8 +118,12 @@ def arlm_loop(spec: str, overrides: dict, batch: int, block: int, data: Path, ou
     reset_memory(device)
     train(cfg, data, out, reporter=reporter, resume=False)
     measured = [r for s, r in rates if s > args.warmup] or [r for _, r in rates]
-    return {"tokens_per_s": statistics.median(measured), "flops_per_token": holder["flops_per_token"],
-            "params": holder["num_params"], "peak_gb": peak_memory_gb(device)}
+    return {
+        "tokens_per_s": statistics.median(measured),
+        "flops_per_token": holder["flops_per_token"],
+        "params": holder["num_params"],
+        "peak_gb": peak_memory_gb(device),
+    }
 
 
 def timed_steps(step, n_warmup: int, n_steps: int, device: torch.device) -> float:
@@ -124,8 +139,7 @@ def timed_steps(step, n_warmup: int, n_steps: int, device: torch.device) -> floa
 
 def autocast_ctx(device: torch.device, args):
     use_bf16 = args.dtype == "bfloat16" or (args.dtype == "auto" and device.type == "cuda")
-    return (torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16
-            else contextlib.nullcontext())
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
 
 
 def hf_gpt2(overrides: dict, batch: int, block: int, vocab: int, args) -> dict | None:
@@ -138,9 +152,18 @@ def hf_gpt2(overrides: dict, batch: int, block: int, vocab: int, args) -> dict |
     _, c = resolve_config("gpt/gpt2", vocab, block, **overrides)
     device = torch.device(args.device)
     reset_memory(device)
-    conf = GPT2Config(vocab_size=vocab, n_positions=block, n_embd=c.n_embd, n_layer=c.n_layer, n_head=c.n_head,
-                      resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
-                      bos_token_id=0, eos_token_id=0)
+    conf = GPT2Config(
+        vocab_size=vocab,
+        n_positions=block,
+        n_embd=c.n_embd,
+        n_layer=c.n_layer,
+        n_head=c.n_head,
+        resid_pdrop=c.dropout,
+        embd_pdrop=c.dropout,
+        attn_pdrop=c.dropout,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = AutoModelForCausalLM.from_config(conf, attn_implementation="sdpa").to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -154,8 +177,11 @@ def hf_gpt2(overrides: dict, batch: int, block: int, vocab: int, args) -> dict |
         opt.zero_grad(set_to_none=True)
 
     seconds = timed_steps(step, args.warmup, args.steps, device)
-    return {"tokens_per_s": batch * block * args.steps / seconds, "peak_gb": peak_memory_gb(device),
-            "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "tokens_per_s": batch * block * args.steps / seconds,
+        "peak_gb": peak_memory_gb(device),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 class BareRecurrentLM(torch.nn.Module):
@@ -196,8 +222,11 @@ def bare_recurrent(cell: str, spec: str, batch: int, block: int, vocab: int, arg
         opt.zero_grad(set_to_none=True)
 
     seconds = timed_steps(step, args.warmup, args.steps, device)
-    return {"tokens_per_s": batch * block * args.steps / seconds, "peak_gb": peak_memory_gb(device),
-            "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "tokens_per_s": batch * block * args.steps / seconds,
+        "peak_gb": peak_memory_gb(device),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def fmt_gb(v: float | None) -> str:
@@ -243,18 +272,34 @@ def main(argv: list[str] | None = None) -> int:
             data = random_dataset(root, vocab, max(batch * (block + 1) * 8, 200_000))
             a = arlm_loop(spec, over, batch, block, data, root / f"run-{key}", args)
             tflops = a["tokens_per_s"] * a["flops_per_token"] / 1e12
-            row = {"model": f"{key} (B={batch}, T={block}, V={vocab})", "impl": "arlm", "params": a["params"],
-                   "tok_s": a["tokens_per_s"], "tflops": tflops, "mfu": tflops / peak, "peak_gb": a["peak_gb"],
-                   "ratio": None}
+            row = {
+                "model": f"{key} (B={batch}, T={block}, V={vocab})",
+                "impl": "arlm",
+                "params": a["params"],
+                "tok_s": a["tokens_per_s"],
+                "tflops": tflops,
+                "mfu": tflops / peak,
+                "peak_gb": a["peak_gb"],
+                "ratio": None,
+            }
             rows.append(row)
             hf = None if args.no_hf else hf_gpt2(over, batch, block, vocab, args)
             if hf is None:
                 print(f"note: transformers not installed (or --no-hf): no peer row for {key}", file=sys.stderr)
             else:
                 hf_tflops = hf["tokens_per_s"] * a["flops_per_token"] / 1e12
-                rows.append({"model": row["model"], "impl": "transformers GPT2LMHeadModel", "params": hf["params"],
-                             "tok_s": hf["tokens_per_s"], "tflops": hf_tflops, "mfu": hf_tflops / peak,
-                             "peak_gb": hf["peak_gb"], "ratio": None})
+                rows.append(
+                    {
+                        "model": row["model"],
+                        "impl": "transformers GPT2LMHeadModel",
+                        "params": hf["params"],
+                        "tok_s": hf["tokens_per_s"],
+                        "tflops": hf_tflops,
+                        "mfu": hf_tflops / peak,
+                        "peak_gb": hf["peak_gb"],
+                        "ratio": None,
+                    }
+                )
                 row["ratio"] = a["tokens_per_s"] / hf["tokens_per_s"]
         for cell in [c for c in args.recurrent.split(",") if c]:
             spec, batch, block, vocab = rnn_table[cell]
@@ -262,12 +307,30 @@ def main(argv: list[str] | None = None) -> int:
             a = arlm_loop(spec, {}, batch, block, data, root / f"run-{cell}", args)
             b = bare_recurrent(cell, spec, batch, block, vocab, args)
             label = f"{spec} (B={batch}, T={block}, V={vocab})"
-            rows.append({"model": label, "impl": "arlm", "params": a["params"], "tok_s": a["tokens_per_s"],
-                         "tflops": None, "mfu": None, "peak_gb": a["peak_gb"],
-                         "ratio": a["tokens_per_s"] / b["tokens_per_s"]})
-            rows.append({"model": label, "impl": f"bare nn.{cell.upper()} LM", "params": b["params"],
-                         "tok_s": b["tokens_per_s"], "tflops": None, "mfu": None, "peak_gb": b["peak_gb"],
-                         "ratio": None})
+            rows.append(
+                {
+                    "model": label,
+                    "impl": "arlm",
+                    "params": a["params"],
+                    "tok_s": a["tokens_per_s"],
+                    "tflops": None,
+                    "mfu": None,
+                    "peak_gb": a["peak_gb"],
+                    "ratio": a["tokens_per_s"] / b["tokens_per_s"],
+                }
+            )
+            rows.append(
+                {
+                    "model": label,
+                    "impl": f"bare nn.{cell.upper()} LM",
+                    "params": b["params"],
+                    "tok_s": b["tokens_per_s"],
+                    "tflops": None,
+                    "mfu": None,
+                    "peak_gb": b["peak_gb"],
+                    "ratio": None,
+                }
+            )
 
     print("| model | implementation | params | tokens/s | model TFLOP/s | MFU | peak GiB | arlm / peer |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -275,13 +338,17 @@ def main(argv: list[str] | None = None) -> int:
         tf = "-" if r["tflops"] is None else (f"{r['tflops']:.1f}" if r["tflops"] >= 1 else f"{r['tflops']:.4f}")
         mfu = "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        print(f"| {r['model']} | {r['impl']} | {r['params'] / 1e6:.1f}M | {r['tok_s']:,.0f} | {tf} | {mfu} | "
-              f"{fmt_gb(r['peak_gb'])} | {ratio} |")
+        print(
+            f"| {r['model']} | {r['impl']} | {r['params'] / 1e6:.1f}M | {r['tok_s']:,.0f} | {tf} | {mfu} | "
+            f"{fmt_gb(r['peak_gb'])} | {ratio} |"
+        )
     gpt2 = next((r for r in rows if r["model"].startswith("gpt2") and r["impl"] == "arlm"), None)
     if gpu and not args.quick and gpt2 is not None and gpt2["ratio"] is not None:
         ok = gpt2["ratio"] >= 2.5 and gpt2["mfu"] >= 0.5
-        print(f"\ntarget (issue 8): GPT-2 small at >= 2.5x transformers' tokens/s and >= 50% MFU of the measured "
-              f"peak: {'PASS' if ok else 'FAIL'} ({gpt2['ratio']:.2f}x, {100 * gpt2['mfu']:.1f}%)")
+        print(
+            f"\ntarget (issue 8): GPT-2 small at >= 2.5x transformers' tokens/s and >= 50% MFU of the measured "
+            f"peak: {'PASS' if ok else 'FAIL'} ({gpt2['ratio']:.2f}x, {100 * gpt2['mfu']:.1f}%)"
+        )
         return 0 if ok else 1
     if gpu and not args.quick:
         print("\ntarget (issue 8): not evaluated (needs the gpt2 config and the transformers peer row)")

@@ -64,8 +64,15 @@ class Step:
         self.done.set()
         self.thread.join()
         self.peak = max(self.peak, self.proc.memory_info().rss)
-        self.rows.append({"step": self.name, "wall_s": wall, "cpu_s": cpu, "peak_rss_gb": self.peak / 2**30,
-                          "rise_gb": (self.peak - self.start_rss) / 2**30})
+        self.rows.append(
+            {
+                "step": self.name,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_gb": self.peak / 2**30,
+                "rise_gb": (self.peak - self.start_rss) / 2**30,
+            }
+        )
         return False
 
 
@@ -89,8 +96,11 @@ def gpt2_sized_tokenizer(vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=min(vocab_size - 1, 30_000), show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=min(vocab_size - 1, 30_000),
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(texts, trainer)
     fill = vocab_size - 1 - tok.get_vocab_size()
     if fill > 0:
@@ -150,16 +160,19 @@ def main() -> int:
             with torch.no_grad():
                 export_diff = (model(ids)[0] - back(ids).logits).abs().max().item()
         n_params = model.num_params()
-    print(f"\nGPT-2 round trip: {shape['n_layer']} layers, {shape['n_embd']} wide, vocabulary {vocab:,}, "
-          f"{n_params:,} parameters; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"\nGPT-2 round trip: {shape['n_layer']} layers, {shape['n_embd']} wide, vocabulary {vocab:,}, "
+        f"{n_params:,} parameters; torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"max |logit difference|: import {import_diff:.3g}, export+reload {export_diff:.3g}\n")
     print("| step | wall s | CPU s | peak RSS GiB | rise GiB |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['step']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_gb']:.2f} | {r['rise_gb']:.2f} |")
     if args.json:
-        print(json.dumps({"rows": rows, "import_diff": import_diff, "export_diff": export_diff,
-                          "num_params": n_params}))
+        print(
+            json.dumps({"rows": rows, "import_diff": import_diff, "export_diff": export_diff, "num_params": n_params})
+        )
     ok = import_diff < 1e-4 and export_diff < 1e-4
     return 0 if ok else 1
 

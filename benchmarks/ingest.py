@@ -27,10 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the of and to in is was that for on with as by at from his her an which or were "
-         "model token corpus data parquet reads writes counts predicts records splits trains "
-         "river mountain city winter letter window garden morning evening history science "
-         "quickly slowly never always often because however although therefore").split()
+WORDS = (
+    "the of and to in is was that for on with as by at from his her an which or were "
+    "model token corpus data parquet reads writes counts predicts records splits trains "
+    "river mountain city winter letter window garden morning evening history science "
+    "quickly slowly never always often because however although therefore"
+).split()
 
 
 def generate(folder: Path, total_mb: int, file_mb: float = 1.0, seed: int = 0) -> int:
@@ -43,7 +45,7 @@ def generate(folder: Path, total_mb: int, file_mb: float = 1.0, seed: int = 0) -
     for i in range(int(total_mb / file_mb)):
         body = f"Document {i}.\n" + "\n".join(rng.choices(lines, k=per_file)) + "\n"
         data = body.encode()
-        (folder / f"{i // 100:03d}" ).mkdir(exist_ok=True)
+        (folder / f"{i // 100:03d}").mkdir(exist_ok=True)
         (folder / f"{i // 100:03d}" / f"doc{i:05d}.txt").write_bytes(data)
         n += len(data)
     return n
@@ -118,8 +120,11 @@ def main() -> int:
         if not src.exists():
             t = time.perf_counter()
             n = generate(src, args.mb)
-            print(f"generated {n / 1e6:,.0f} MB in {len(list(src.rglob('*.txt'))):,} files "
-                  f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)
+            print(
+                f"generated {n / 1e6:,.0f} MB in {len(list(src.rglob('*.txt'))):,} files "
+                f"({time.perf_counter() - t:.0f} s)",
+                file=sys.stderr,
+            )
         results: dict[str, list[dict]] = {"bare": [], "arlm": []}
         for r in range(args.repeats):
             for side in ("bare", "arlm"):
@@ -131,27 +136,42 @@ def main() -> int:
                 # ru_maxrss of children is the largest single worker: count it once per worker
                 res["peak_mb"] = (res["rss_self_kb"] + res["rss_children_kb"] * max(1, res.get("workers", 1))) / 1024
                 results[side].append(res)
-                print(f"run {r} {side}: {res['mb_s']:.1f} MB/s, {res['cpu_mb_s']:.1f} MB per CPU-s, "
-                      f"peak {res['peak_mb']:.0f} MB", file=sys.stderr)
+                print(
+                    f"run {r} {side}: {res['mb_s']:.1f} MB/s, {res['cpu_mb_s']:.1f} MB per CPU-s, "
+                    f"peak {res['peak_mb']:.0f} MB",
+                    file=sys.stderr,
+                )
                 shutil.rmtree(out, ignore_errors=True)
         best = {s: max(rs, key=lambda x: x["mb_s"]) for s, rs in results.items()}
         b, a = best["bare"], best["arlm"]
-        print(f"\ninput: {b['bytes'] / 1e6:,.0f} MB of text files; {os.cpu_count()} CPUs; "
-              f"load average {os.getloadavg()[0]:.1f}; best of {args.repeats} alternating runs\n")
+        print(
+            f"\ninput: {b['bytes'] / 1e6:,.0f} MB of text files; {os.cpu_count()} CPUs; "
+            f"load average {os.getloadavg()[0]:.1f}; best of {args.repeats} alternating runs\n"
+        )
         print("| writer | MB/s (wall) | MB per CPU-second | peak RSS MB (parent + workers x largest worker) | notes |")
         print("| --- | ---: | ---: | ---: | --- |")
-        print(f"| bare pyarrow (read + zstd Parquet, 1 process) | {b['mb_s']:.1f} | {b['cpu_mb_s']:.1f} | "
-              f"{b['peak_mb']:.0f} | no cleaning |")
-        print(f"| arlm ingest ({a['backend']}, {a['workers']} workers) | {a['mb_s']:.1f} | {a['cpu_mb_s']:.1f} | "
-              f"{a['peak_mb']:.0f} | {a['n_docs']:,} docs, {a['out_bytes'] / 1e6:,.0f} MB Parquet |")
-        print(f"| ratio arlm / bare | {a['mb_s'] / b['mb_s']:.2f} | {a['cpu_mb_s'] / b['cpu_mb_s']:.2f} | "
-              f"{a['peak_mb'] / b['peak_mb']:.2f} | |")
-        print("\nall runs (MB/s): " + "; ".join(f"{s}: " + ", ".join(f"{x['mb_s']:.1f}" for x in rs)
-                                              for s, rs in results.items()))
+        print(
+            f"| bare pyarrow (read + zstd Parquet, 1 process) | {b['mb_s']:.1f} | {b['cpu_mb_s']:.1f} | "
+            f"{b['peak_mb']:.0f} | no cleaning |"
+        )
+        print(
+            f"| arlm ingest ({a['backend']}, {a['workers']} workers) | {a['mb_s']:.1f} | {a['cpu_mb_s']:.1f} | "
+            f"{a['peak_mb']:.0f} | {a['n_docs']:,} docs, {a['out_bytes'] / 1e6:,.0f} MB Parquet |"
+        )
+        print(
+            f"| ratio arlm / bare | {a['mb_s'] / b['mb_s']:.2f} | {a['cpu_mb_s'] / b['cpu_mb_s']:.2f} | "
+            f"{a['peak_mb'] / b['peak_mb']:.2f} | |"
+        )
+        print(
+            "\nall runs (MB/s): "
+            + "; ".join(f"{s}: " + ", ".join(f"{x['mb_s']:.1f}" for x in rs) for s, rs in results.items())
+        )
         ratio = a["mb_s"] / b["mb_s"]
         ok = ratio >= 0.5 and a["peak_mb"] < 1024
-        print(f"target: arlm / bare {ratio:.2f} (>= 0.5), arlm peak {a['peak_mb']:.0f} MB (< 1024) -> "
-              f"{'PASS' if ok else 'FAIL'}")
+        print(
+            f"target: arlm / bare {ratio:.2f} (>= 0.5), arlm peak {a['peak_mb']:.0f} MB (< 1024) -> "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     finally:
         if not args.keep:

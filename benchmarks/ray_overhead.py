@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--steps", type=int, default=None, help="optimizer steps per path (default: 60 CPU, 300 GPU)")
-    ap.add_argument("--checkpoint-interval", type=int, default=None,
-                    help="steps between checkpoints, each reported to Ray (default: a third of the steps)")
+    ap.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=None,
+        help="steps between checkpoints, each reported to Ray (default: a third of the steps)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -61,9 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     spec, overrides, batch, block, vocab, steps = SHAPES[args.device]
     steps = args.steps or steps
     log_interval = max(1, steps // 10)
-    cfg = TrainConfig(model=spec, model_overrides=overrides, batch_size=batch, block_size=block, max_steps=steps,
-                      warmup_steps=min(10, steps), log_interval=log_interval, eval_interval=10**9, eval_batches=1,
-                      checkpoint_interval=args.checkpoint_interval or max(1, steps // 3), device=args.device)
+    cfg = TrainConfig(
+        model=spec,
+        model_overrides=overrides,
+        batch_size=batch,
+        block_size=block,
+        max_steps=steps,
+        warmup_steps=min(10, steps),
+        log_interval=log_interval,
+        eval_interval=10**9,
+        eval_batches=1,
+        checkpoint_interval=args.checkpoint_interval or max(1, steps // 3),
+        device=args.device,
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="arlm-rayoverhead-") as tmp:
         root = Path(tmp)
@@ -78,31 +92,51 @@ def main(argv: list[str] | None = None) -> int:
         ensure_ray(None)
         ray_start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        launched = train_with_ray(cfg, data, root / "ray", options=RayOptions(num_workers=1,
-                                  use_gpu=args.device == "cuda", max_failures=0),
-                                  storage_path=root / "ray-storage", run_name="overhead")
+        launched = train_with_ray(
+            cfg,
+            data,
+            root / "ray",
+            options=RayOptions(num_workers=1, use_gpu=args.device == "cuda", max_failures=0),
+            storage_path=root / "ray-storage",
+            run_name="overhead",
+        )
         ray_wall = time.perf_counter() - t0
         result = launched.result
-        rows.append((f"Ray Train TorchTrainer, 1 worker{' (use_gpu)' if args.device == 'cuda' else ''}",
-                     ray_start, ray_wall, float(result["elapsed_s"]), steady_rate(result["history"])))
+        rows.append(
+            (
+                f"Ray Train TorchTrainer, 1 worker{' (use_gpu)' if args.device == 'cuda' else ''}",
+                ray_start,
+                ray_wall,
+                float(result["elapsed_s"]),
+                steady_rate(result["history"]),
+            )
+        )
         import ray
 
         ray.shutdown()
 
     dev = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {os.cpu_count()} cores"
-    print(f"\n{spec} (B={batch}, T={block}, V={vocab}), {steps} steps, checkpoint every "
-          f"{cfg.checkpoint_interval}; device {dev}; torch {torch.__version__}\n")
-    print("| path | Ray start s | training call s | of which the loop s | loop tokens/s | call s / bare | "
-          "tokens/s / bare |")
+    print(
+        f"\n{spec} (B={batch}, T={block}, V={vocab}), {steps} steps, checkpoint every "
+        f"{cfg.checkpoint_interval}; device {dev}; torch {torch.__version__}\n"
+    )
+    print(
+        "| path | Ray start s | training call s | of which the loop s | loop tokens/s | call s / bare | "
+        "tokens/s / bare |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     base_wall, base_rate = rows[0][2], rows[0][4]
     for name, start, wall, loop_s, rate in rows:
-        print(f"| {name} | {start:.1f} | {wall:.1f} | {loop_s:.1f} | {rate:,.0f} | {wall / base_wall:.2f} | "
-              f"{rate / base_rate:.2f} |")
+        print(
+            f"| {name} | {start:.1f} | {wall:.1f} | {loop_s:.1f} | {rate:,.0f} | {wall / base_wall:.2f} | "
+            f"{rate / base_rate:.2f} |"
+        )
     ray_row = rows[1]
-    print(f"\nRay Train's fixed cost: {ray_row[1] + ray_row[2] - ray_row[3] - (rows[0][2] - rows[0][3]):.1f} s "
-          f"(start-up, worker group, reporting); steady-state speed {100 * (ray_row[4] / base_rate - 1):+.1f}% "
-          "against the bare loop")
+    print(
+        f"\nRay Train's fixed cost: {ray_row[1] + ray_row[2] - ray_row[3] - (rows[0][2] - rows[0][3]):.1f} s "
+        f"(start-up, worker group, reporting); steady-state speed {100 * (ray_row[4] / base_rate - 1):+.1f}% "
+        "against the bare loop"
+    )
     return 0
 
 

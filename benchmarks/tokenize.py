@@ -122,13 +122,19 @@ def main() -> int:
         t_build = time.perf_counter() - t0
         tok = load_tokenizer(art.path)
         hf = tok.hf
-        print(f"text: {len(texts)} stdlib .py files, {mb:.2f} MB (Python {sys.version.split()[0]}); "
-              f"{local_cores()} cores, load average {os.getloadavg()[0]:.1f}; {tok}, pattern {args.pattern}")
+        print(
+            f"text: {len(texts)} stdlib .py files, {mb:.2f} MB (Python {sys.version.split()[0]}); "
+            f"{local_cores()} cores, load average {os.getloadavg()[0]:.1f}; {tok}, pattern {args.pattern}"
+        )
         print(f"build_tokenizer (train + tokens-per-byte pass): {t_build:.1f} s")
 
         def hf_batch() -> np.ndarray:
-            return np.concatenate([np.asarray(e.ids + [tok.eot_id], dtype=np.uint32)
-                                   for e in hf.encode_batch(texts, add_special_tokens=False)])
+            return np.concatenate(
+                [
+                    np.asarray(e.ids + [tok.eot_id], dtype=np.uint32)
+                    for e in hf.encode_batch(texts, add_special_tokens=False)
+                ]
+            )
 
         def arlm(backend: str) -> Callable[[], np.ndarray]:
             return lambda: np.concatenate([ids for ids, _ in encode_parallel(tok, [texts], backend=backend)])
@@ -139,10 +145,16 @@ def main() -> int:
         expected = hf_batch()
         n = local_cores()
         rows = [
-            Row("HF encode_batch, single thread (TOKENIZERS_PARALLELISM=false)", hf_batch,
-                {"TOKENIZERS_PARALLELISM": "false"}),
-            Row("HF encode_batch, its thread pool (TOKENIZERS_PARALLELISM=true)", hf_batch,
-                {"TOKENIZERS_PARALLELISM": "true"}),
+            Row(
+                "HF encode_batch, single thread (TOKENIZERS_PARALLELISM=false)",
+                hf_batch,
+                {"TOKENIZERS_PARALLELISM": "false"},
+            ),
+            Row(
+                "HF encode_batch, its thread pool (TOKENIZERS_PARALLELISM=true)",
+                hf_batch,
+                {"TOKENIZERS_PARALLELISM": "true"},
+            ),
             Row("arlm, 1 thread (backend serial)", arlm("serial")),
             Row(f"arlm, {n} threads (backend threads: the default)", arlm("threads")),
             Row(f"arlm, {n} processes (backend processes)", arlm("processes")),
@@ -160,13 +172,17 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r.label} | {mb / r.wall:.1f} | {single / r.wall:.2f} | {pool / r.wall:.2f} | {r.cpu / r.wall:.2f} |")
-    print(f"\nevery row gave HF's ids exactly ({len(expected):,} tokens incl. one eot per document); "
-          f"best of {args.repeat} interleaved rounds; load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nevery row gave HF's ids exactly ({len(expected):,} tokens incl. one eot per document); "
+        f"best of {args.repeat} interleaved rounds; load average now {os.getloadavg()[0]:.1f}"
+    )
     default = rows[3]  # the threads backend: what tokenize() uses on one machine
     rate, ratio = mb / default.wall, single / default.wall
     ok = rate >= args.target_mbps and ratio >= args.target_ratio
-    print(f"target: arlm default {rate:.1f} MB/s (>= {args.target_mbps:g}), {ratio:.1f}x HF single thread "
-          f"(>= {args.target_ratio:g}x) -> {'PASS' if ok else 'FAIL'}")
+    print(
+        f"target: arlm default {rate:.1f} MB/s (>= {args.target_mbps:g}), {ratio:.1f}x HF single thread "
+        f"(>= {args.target_ratio:g}x) -> {'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

@@ -24,8 +24,12 @@ from arlm_flows.tasks import (
 def ray_options_of(p) -> Any:
     from arlm.training.ray_launcher import RayOptions
 
-    return RayOptions(num_workers=p.workers, address=p.ray_address, max_failures=p.max_failures,
-                      placement_strategy="SPREAD" if p.spread else "PACK")
+    return RayOptions(
+        num_workers=p.workers,
+        address=p.ray_address,
+        max_failures=p.max_failures,
+        placement_strategy="SPREAD" if p.spread else "PACK",
+    )
 
 
 @task(name="resolve-base", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
@@ -33,13 +37,23 @@ def resolve_base_task(from_uri: str, root: str | None) -> dict[str, Any]:
     from arlm.hf.stages import resolve_base
 
     base = resolve_base(from_uri, home_of(root))
-    return {"source": base.source, "model_dir": str(base.model_dir), "tokenizer_id": base.tokenizer_id,
-            "kind": base.kind, "config": base.config, "name": base.name, "version": base.version}
+    return {
+        "source": base.source,
+        "model_dir": str(base.model_dir),
+        "tokenizer_id": base.tokenizer_id,
+        "kind": base.kind,
+        "config": base.config,
+        "name": base.name,
+        "version": base.version,
+    }
 
 
-@flow(name="finetune", flow_run_name=run_name_from("finetune", "from_uri", "name"),
-      description="Fine-tune a registered model or a Hugging Face GPT-2 (full or LoRA) on a new corpus with "
-                  "the base's tokenizer; the gate requires beating the base on the new test split.")
+@flow(
+    name="finetune",
+    flow_run_name=run_name_from("finetune", "from_uri", "name"),
+    description="Fine-tune a registered model or a Hugging Face GPT-2 (full or LoRA) on a new corpus with "
+    "the base's tokenizer; the gate requires beating the base on the new test split.",
+)
 def finetune(params: FinetuneParams) -> dict[str, Any]:
     from pathlib import Path
 
@@ -55,12 +69,32 @@ def finetune(params: FinetuneParams) -> dict[str, Any]:
         ingest=lambda cfg: ingest_cached(cfg, root),
         tokenize=lambda corpus_id, tok_id: tokenize_cached(corpus_id, tok_id, root, p.ray_address),
         train=lambda cfg, ds: train_task(cfg, ds, ray_options, root, run_name=p.name, resume=p.resume),
-        evaluate=lambda model_dir, ds, run: evaluate_task(model_dir, ds, root, mlflow_run_id=run))
+        evaluate=lambda model_dir, ds, run: evaluate_task(model_dir, ds, root, mlflow_run_id=run),
+    )
     b = resolve_base_task(p.from_uri, root)
-    base = Base(source=b["source"], model_dir=Path(b["model_dir"]), tokenizer_id=b["tokenizer_id"], kind=b["kind"],
-                config=b["config"], name=b["name"], version=b["version"])
-    out = finetune_stage(p.from_uri, p.ingest_config(), p.name, home, train_cfg, ray_options, runners=runners,
-                         base=base, progress=_logger_progress())
-    create_markdown_artifact(out.pop("decision_markdown") or "", key="finetune-registration",
-                             description=f"{p.name} fine-tuned from {out['base']['uri']}")
+    base = Base(
+        source=b["source"],
+        model_dir=Path(b["model_dir"]),
+        tokenizer_id=b["tokenizer_id"],
+        kind=b["kind"],
+        config=b["config"],
+        name=b["name"],
+        version=b["version"],
+    )
+    out = finetune_stage(
+        p.from_uri,
+        p.ingest_config(),
+        p.name,
+        home,
+        train_cfg,
+        ray_options,
+        runners=runners,
+        base=base,
+        progress=_logger_progress(),
+    )
+    create_markdown_artifact(
+        out.pop("decision_markdown") or "",
+        key="finetune-registration",
+        description=f"{p.name} fine-tuned from {out['base']['uri']}",
+    )
     return out

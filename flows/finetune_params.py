@@ -14,12 +14,17 @@ class FinetuneParams(TrainParams, IngestOptions):
     """What to fine-tune, on which corpus, under which name; the training fields are TrainConfig's
     (``model``, ``init_from`` and the tokenizer come from the base model)."""
 
-    from_uri: str = Field(..., description="Base model: models:/NAME@ALIAS, models:/NAME/VERSION, a local "
-                                           "Hugging Face folder or hf:NAME (local Hub cache only).")
+    from_uri: str = Field(
+        ...,
+        description="Base model: models:/NAME@ALIAS, models:/NAME/VERSION, a local "
+        "Hugging Face folder or hf:NAME (local Hub cache only).",
+    )
     name: str = Field(..., description="Registered model name of the fine-tuned versions.")
     optimizer: Literal["adamw", "muon"] = Field(
-        "adamw", description="adamw (the fine-tuning default: Muon's orthogonalised updates were tuned for "
-                             "training from scratch) or muon.")
+        "adamw",
+        description="adamw (the fine-tuning default: Muon's orthogonalised updates were tuned for "
+        "training from scratch) or muon.",
+    )
     lr: float = Field(3e-4, gt=0, description="Peak learning rate (fine-tuning: lower than from scratch).")
     max_steps: int | None = Field(200, gt=0, description="Step budget of the fine-tuning.")
 

@@ -21,12 +21,29 @@ from arlm.tokenizers.config import TokenizerConfig
 from arlm.training.config import TrainConfig
 
 # IngestConfig fields a user sets per corpus (the rest: how the ingest runs, chosen by the stage)
-INGEST_FIELDS = ("corpus", "val_fraction", "test_fraction", "seed", "encoding", "encoding_errors", "include",
-                 "exclude", "min_chars", "max_chars", "segment_chars", "dedup", "normalize", "strip_control")
+INGEST_FIELDS = (
+    "corpus",
+    "val_fraction",
+    "test_fraction",
+    "seed",
+    "encoding",
+    "encoding_errors",
+    "include",
+    "exclude",
+    "min_chars",
+    "max_chars",
+    "segment_chars",
+    "dedup",
+    "normalize",
+    "strip_control",
+)
 INGEST_RENAME = {"seed": "split_seed"}  # `seed` is the training seed
 TOKENIZER_FIELDS = ("kind", "vocab_size", "pattern", "min_frequency")
-TOKENIZER_RENAME = {"kind": "tokenizer_kind", "pattern": "tokenizer_pattern",
-                    "min_frequency": "tokenizer_min_frequency"}
+TOKENIZER_RENAME = {
+    "kind": "tokenizer_kind",
+    "pattern": "tokenizer_pattern",
+    "min_frequency": "tokenizer_min_frequency",
+}
 TRAIN_FIELDS = tuple(f for f in TrainConfig.__dataclass_fields__)
 
 
@@ -47,7 +64,9 @@ def _check(build) -> None:
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    home: str | None = Field(None, description="Project home (runtime state). Default: $ARLM_HOME or ./.arlm of the worker.")
+    home: str | None = Field(
+        None, description="Project home (runtime state). Default: $ARLM_HOME or ./.arlm of the worker."
+    )
 
 
 class _IngestBase(_Params):
@@ -61,9 +80,13 @@ class _IngestBase(_Params):
         return self
 
 
-IngestOptions = create_model("IngestOptions", __base__=_IngestBase, __module__=__name__,
-                             __doc__="What to ingest and how to clean and split it (IngestConfig's fields).",
-                             **config_fields(IngestConfig, include=INGEST_FIELDS, rename=INGEST_RENAME))
+IngestOptions = create_model(
+    "IngestOptions",
+    __base__=_IngestBase,
+    __module__=__name__,
+    __doc__="What to ingest and how to clean and split it (IngestConfig's fields).",
+    **config_fields(IngestConfig, include=INGEST_FIELDS, rename=INGEST_RENAME),
+)
 
 
 class IngestParams(IngestOptions):
@@ -80,9 +103,13 @@ class _TokenizerBase(_Params):
         return self
 
 
-TokenizerOptions = create_model("TokenizerOptions", __base__=_TokenizerBase, __module__=__name__,
-                                __doc__="The tokenizer to build (TokenizerConfig's fields).",
-                                **config_fields(TokenizerConfig, include=TOKENIZER_FIELDS, rename=TOKENIZER_RENAME))
+TokenizerOptions = create_model(
+    "TokenizerOptions",
+    __base__=_TokenizerBase,
+    __module__=__name__,
+    __doc__="The tokenizer to build (TokenizerConfig's fields).",
+    **config_fields(TokenizerConfig, include=TOKENIZER_FIELDS, rename=TOKENIZER_RENAME),
+)
 
 
 class TokenizerParams(TokenizerOptions, IngestOptions):
@@ -94,8 +121,10 @@ class _TrainBase(_Params):
     """How a training runs (resume, Ray workers); the training itself is TrainConfig's fields."""
 
     resume: Literal["auto", "never"] = Field(
-        DEFAULT_RESUME, description="auto: continue an unfinished run of the same parameters from its last "
-                                    "checkpoint (same run folder and MLflow run); never: start afresh.")
+        DEFAULT_RESUME,
+        description="auto: continue an unfinished run of the same parameters from its last "
+        "checkpoint (same run folder and MLflow run); never: start afresh.",
+    )
     workers: int = Field(1, ge=1, le=512, description="Ray Train workers (DDP).")
     ray_address: str | None = Field(None, description="Existing Ray cluster address; none starts a local Ray.")
     max_failures: int = Field(2, ge=-1, description="Worker-group restarts Ray Train may do (-1: unlimited).")
@@ -115,9 +144,23 @@ class _TrainBase(_Params):
         return self
 
 
-TrainParams = create_model("TrainParams", __base__=_TrainBase, __module__=__name__,
-                           __doc__="Training parameters: TrainConfig's fields plus how the run is launched.",
-                           **config_fields(TrainConfig))
+TrainParams = create_model(
+    "TrainParams",
+    __base__=_TrainBase,
+    __module__=__name__,
+    __doc__="Training parameters: TrainConfig's fields plus how the run is launched.",
+    **config_fields(TrainConfig),
+)
+
+
+def option_sections() -> dict[str, str]:
+    """The --help section of each parameter, by the config it comes from."""
+    sections = {name: "corpus (IngestConfig)" for name in IngestOptions.model_fields}
+    sections.update({name: "tokenizer (TokenizerConfig)" for name in TokenizerOptions.model_fields})
+    sections.update({name: "launch (Ray Train)" for name in _TrainBase.model_fields})
+    sections.update({name: "training (TrainConfig)" for name in TRAIN_FIELDS})
+    sections.pop("home", None)
+    return sections
 
 
 class PipelineParams(TrainParams, TokenizerOptions, IngestOptions):
@@ -139,8 +182,10 @@ class TrainFlowParams(PipelineParams):
 
 
 class CompareParams(TrainFlowParams):
-    models: list[str] = Field(["ngram", "rnn", "lstm", "gru", "lstm-attn", "gpt"],
-                              description="Model specs (KIND[/PRESET]) trained under the same budget.")
+    models: list[str] = Field(
+        ["ngram", "rnn", "lstm", "gru", "lstm-attn", "gpt"],
+        description="Model specs (KIND[/PRESET]) trained under the same budget.",
+    )
 
 
 class EvaluateParams(_Params):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 def run_name_from(prefix: str, *fields: str) -> Callable[[], str]:
     """``prefix-value-value``; a field given as ``"a|b"`` takes the first of a, b that is set."""
+
     def name() -> str:
         from prefect.runtime import flow_run
 

@@ -107,15 +107,24 @@ def transient_only(task, task_run, state) -> bool:
     return False
 
 
-@task(name="ingest", cache_key_fn=_ingest_key, retries=2, retry_delay_seconds=[5, 30],
-      retry_condition_fn=transient_only, **_cached)
+@task(
+    name="ingest",
+    cache_key_fn=_ingest_key,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=transient_only,
+    **_cached,
+)
 def ingest_task(cfg, home_root: str | None = None) -> dict[str, Any]:
     from arlm.data import load_corpus_version, report_markdown
 
     home = home_of(home_root)
     out = stages.ingest_stage(cfg, home, progress=_logger_progress())
-    create_markdown_artifact(report_markdown(load_corpus_version(home, out["corpus_id"])), key="data-report",
-                             description=f"Corpus version {out['corpus_id']}")
+    create_markdown_artifact(
+        report_markdown(load_corpus_version(home, out["corpus_id"])),
+        key="data-report",
+        description=f"Corpus version {out['corpus_id']}",
+    )
     return out
 
 
@@ -125,8 +134,9 @@ def tokenizer_task(cfg, corpus_id: str, home_root: str | None = None) -> dict[st
 
 
 @task(name="tokenize", cache_key_fn=_tokenize_key, **_cached)
-def tokenize_task(corpus_id: str, tokenizer_id: str, home_root: str | None = None,
-                  ray_address: str | None = None) -> dict[str, Any]:
+def tokenize_task(
+    corpus_id: str, tokenizer_id: str, home_root: str | None = None, ray_address: str | None = None
+) -> dict[str, Any]:
     if ray_address:  # encode as Ray tasks on the cluster's nodes (the ids are the same either way)
         from arlm.training.ray_launcher import ensure_ray
 
@@ -142,8 +152,14 @@ def _ensure_concurrency_limit(name: str, limit: int = 1) -> None:
 
 
 @task(name="train", task_run_name="train-{train_cfg.model}")
-def train_task(train_cfg, dataset_id: str, ray_options, home_root: str | None = None,
-               run_name: str = "train", resume: str | None = None) -> dict[str, Any]:
+def train_task(
+    train_cfg,
+    dataset_id: str,
+    ray_options,
+    home_root: str | None = None,
+    run_name: str = "train",
+    resume: str | None = None,
+) -> dict[str, Any]:
     from arlm.infra.slots import hold
     from arlm.training.tracking import reclaim_stale_runs
 
@@ -155,24 +171,28 @@ def train_task(train_cfg, dataset_id: str, ray_options, home_root: str | None = 
     # One training at a time: a 60 s lease renewed while this process lives, so a killed holder
     # blocks nobody for long; while waiting, who holds it is printed (arlm.infra.slots).
     with hold(TRAINING_CONCURRENCY, say=progress, label=f"{run_name} {train_cfg.model}"):
-        return stages.train_stage(train_cfg, dataset_id, home, ray_options,
-                                  run_name=run_name, progress=progress, **extra)
+        return stages.train_stage(
+            train_cfg, dataset_id, home, ray_options, run_name=run_name, progress=progress, **extra
+        )
 
 
 @task(name="evaluate", retries=1, retry_delay_seconds=5, retry_condition_fn=transient_only)
-def evaluate_task(model_dir: str, dataset_id: str, home_root: str | None = None, split: str = "test",
-                  mlflow_run_id: str | None = None) -> dict[str, Any]:
-    return stages.evaluate_stage(model_dir, dataset_id, home_of(home_root), split=split,
-                                 mlflow_run_id=mlflow_run_id, progress=_logger_progress())
+def evaluate_task(
+    model_dir: str, dataset_id: str, home_root: str | None = None, split: str = "test", mlflow_run_id: str | None = None
+) -> dict[str, Any]:
+    return stages.evaluate_stage(
+        model_dir, dataset_id, home_of(home_root), split=split, mlflow_run_id=mlflow_run_id, progress=_logger_progress()
+    )
 
 
 @task(name="register", retries=2, retry_delay_seconds=[5, 20], retry_condition_fn=transient_only)
-def register_task(train_summary: dict[str, Any], metrics: dict[str, Any], model_name: str,
-                  home_root: str | None = None) -> dict[str, Any]:
-    out = stages.register_stage(train_summary, metrics, model_name, home_of(home_root),
-                                progress=_logger_progress())
-    create_markdown_artifact(out["decision_markdown"], key="registration",
-                             description=f"{model_name} version {out['version']}")
+def register_task(
+    train_summary: dict[str, Any], metrics: dict[str, Any], model_name: str, home_root: str | None = None
+) -> dict[str, Any]:
+    out = stages.register_stage(train_summary, metrics, model_name, home_of(home_root), progress=_logger_progress())
+    create_markdown_artifact(
+        out["decision_markdown"], key="registration", description=f"{model_name} version {out['version']}"
+    )
     return out
 
 
@@ -184,7 +204,14 @@ def tokenizer_cached(cfg, corpus_id: str, root: str | None) -> dict[str, Any]:
     return run_cached(tokenizer_task, tokenizer_target(cfg, corpus_id, home_of(root)), cfg, corpus_id, root)
 
 
-def tokenize_cached(corpus_id: str, tokenizer_id: str, root: str | None,
-                    ray_address: str | None = None) -> dict[str, Any]:
-    return run_cached(tokenize_task, tokenize_target(corpus_id, tokenizer_id, home_of(root)),
-                      corpus_id, tokenizer_id, root, ray_address)
+def tokenize_cached(
+    corpus_id: str, tokenizer_id: str, root: str | None, ray_address: str | None = None
+) -> dict[str, Any]:
+    return run_cached(
+        tokenize_task,
+        tokenize_target(corpus_id, tokenizer_id, home_of(root)),
+        corpus_id,
+        tokenizer_id,
+        root,
+        ray_address,
+    )

@@ -48,8 +48,7 @@ def ray_tasks():
 
     started = not ray.is_initialized()
     if started:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     if started:
         ray.shutdown()
@@ -68,8 +67,10 @@ def small_text_dir(tmp_path: Path) -> Path:
     """A folder of a few small English text files (from this repo's docs + generated prose)."""
     d = tmp_path / "texts"
     d.mkdir()
-    words = ("the model reads text and learns to predict the next token from the ones before it "
-             "so that it can write new text one token at a time ").split()
+    words = (
+        "the model reads text and learns to predict the next token from the ones before it "
+        "so that it can write new text one token at a time "
+    ).split()
     import random
 
     rng = random.Random(0)

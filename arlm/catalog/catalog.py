@@ -32,11 +32,11 @@ JSON_COLUMNS = {"config", "stats", "cleaning_report", "meta", "metrics", "detail
 EMPTY_DOCUMENTS_VIEW = (
     "CREATE OR REPLACE VIEW documents AS SELECT NULL::VARCHAR AS corpus_version_id, "
     "NULL::VARCHAR AS doc_id, NULL::VARCHAR AS source, NULL::VARCHAR AS uri, NULL::VARCHAR AS text, "
-    "NULL::BIGINT AS n_bytes, NULL::VARCHAR AS split WHERE false")
+    "NULL::BIGINT AS n_bytes, NULL::VARCHAR AS split WHERE false"
+)
 AliasResolver = Callable[[str, str], "int | str"]
 # folders of a home whose artifacts the catalog records, and the file marking a complete artifact
-ARTIFACT_FOLDERS = {"lake": "corpus.json", "tokenizers": "tokenizer_meta.json", "tokens": "manifest.json",
-                    "runs": None}
+ARTIFACT_FOLDERS = {"lake": "corpus.json", "tokenizers": "tokenizer_meta.json", "tokens": "manifest.json", "runs": None}
 
 
 FIRST_INGEST_WINDOW_S = 600.0
@@ -53,9 +53,14 @@ def home_artifacts(root: Path) -> dict[str, list[str]]:
         base = Path(root) / folder
         if not base.is_dir():
             continue
-        names = sorted(p.name for p in base.iterdir()
-                       if p.is_dir() and TMP_MARK not in p.name and not p.name.startswith(".")
-                       and (marker is None or (p / marker).is_file()))
+        names = sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_dir()
+            and TMP_MARK not in p.name
+            and not p.name.startswith(".")
+            and (marker is None or (p / marker).is_file())
+        )
         if names:
             out[folder] = names
     return out
@@ -78,7 +83,7 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     """``models:/NAME/VERSION`` -> (name, version, None); ``models:/NAME@ALIAS`` -> (name, None, alias)."""
     if not uri.startswith("models:/"):
         raise ConfigError(f"{uri!r}: expected a model URI like models:/NAME/VERSION or models:/NAME@ALIAS")
-    rest = uri[len("models:/"):].strip("/")
+    rest = uri[len("models:/") :].strip("/")
     if "@" in rest:
         name, alias = rest.split("@", 1)
         if name and alias:
@@ -125,8 +130,10 @@ class Catalog:
         with self._connect() as con:
             apply_migrations(con)
         if not self.marker.exists():
-            self.marker.write_text("the catalog beside this file was created; if it is missing, run "
-                                   "`arlm catalog rebuild`\n", encoding="utf-8")
+            self.marker.write_text(
+                "the catalog beside this file was created; if it is missing, run `arlm catalog rebuild`\n",
+                encoding="utf-8",
+            )
 
     def _first_ingest(self, cv_id: str) -> bool:
         """Whether recording corpus version ``cv_id`` may create the missing catalog: the home was
@@ -138,8 +145,11 @@ class Catalog:
             return False
         lake = self.path.parent / "lake"
         now = time.time()
-        return all(now - (lake / name / "corpus.json").stat().st_mtime < FIRST_INGEST_WINDOW_S
-                   for name in self._orphans["lake"] if name != cv_id)
+        return all(
+            now - (lake / name / "corpus.json").stat().st_mtime < FIRST_INGEST_WINDOW_S
+            for name in self._orphans["lake"]
+            if name != cv_id
+        )
 
     @classmethod
     def check_not_lost(cls, path) -> None:
@@ -160,7 +170,8 @@ class Catalog:
         found = ", ".join(f"{len(v)} in {k}/" for k, v in self._orphans.items())
         return CatalogMissingError(
             f"{self.path}: catalog missing while the home holds artifacts ({found}): run "
-            "`arlm catalog rebuild` to reconstruct it from the manifests and MLflow (not recreated empty)")
+            "`arlm catalog rebuild` to reconstruct it from the manifests and MLflow (not recreated empty)"
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
     def _connect(self, read_only: bool = False):
@@ -229,14 +240,16 @@ class Catalog:
         corpus_id = content_hash(cv.spec)
         outcomes = {o["uri"]: o for o in sources.get("outcomes", [])}
         entries = sources.get("entries", [])
-        src = pa.table({
-            "uri": [e["uri"] for e in entries],
-            "size": pa.array([e["size"] for e in entries], pa.int64()),
-            "mtime_ns": pa.array([e["mtime_ns"] for e in entries], pa.int64()),
-            "sha256": [e.get("sha256") or None for e in entries],
-            "n_docs": pa.array([outcomes.get(e["uri"], {}).get("n_docs", 0) for e in entries], pa.int64()),
-            "reason": [outcomes.get(e["uri"], {}).get("reason") or None for e in entries],
-        })
+        src = pa.table(
+            {
+                "uri": [e["uri"] for e in entries],
+                "size": pa.array([e["size"] for e in entries], pa.int64()),
+                "mtime_ns": pa.array([e["mtime_ns"] for e in entries], pa.int64()),
+                "sha256": [e.get("sha256") or None for e in entries],
+                "n_docs": pa.array([outcomes.get(e["uri"], {}).get("n_docs", 0) for e in entries], pa.int64()),
+                "reason": [outcomes.get(e["uri"], {}).get("reason") or None for e in entries],
+            }
+        )
         stats = cv.stats
         files = [(split, str(p)) for split, paths in cv.files.items() for p in paths]
 
@@ -244,21 +257,37 @@ class Catalog:
             con.register("_src", src)
             con.execute(
                 "INSERT INTO source_files SELECT ?, uri, size, mtime_ns, sha256, n_docs, "
-                "CASE WHEN n_docs > 0 THEN 'kept' ELSE 'skipped' END, reason FROM _src", [cv.id])
+                "CASE WHEN n_docs > 0 THEN 'kept' ELSE 'skipped' END, reason FROM _src",
+                [cv.id],
+            )
             con.unregister("_src")
             self._rebuild_documents_view(con)
 
         statements = [
-            ("INSERT INTO corpora (id, spec, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-             [corpus_id, cv.spec, meta.get("kind")]),
+            (
+                "INSERT INTO corpora (id, spec, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [corpus_id, cv.spec, meta.get("kind")],
+            ),
             ("DELETE FROM corpus_versions WHERE id = ?", [cv.id]),
-            ("INSERT INTO corpus_versions (id, corpus_id, spec, path, python_version, manifest_hash, "
-             "n_docs, n_bytes, config, stats, cleaning_report, created_at) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             [cv.id, corpus_id, cv.spec, str(folder), cv.python_version, meta.get("manifest_hash"),
-              stats.get("n_docs"), stats.get("n_bytes"), _json(meta.get("config")),
-              _json({k: v for k, v in stats.items() if k != "cleaning"}),
-              _json(stats.get("cleaning")), meta.get("created_at")]),
+            (
+                "INSERT INTO corpus_versions (id, corpus_id, spec, path, python_version, manifest_hash, "
+                "n_docs, n_bytes, config, stats, cleaning_report, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    cv.id,
+                    corpus_id,
+                    cv.spec,
+                    str(folder),
+                    cv.python_version,
+                    meta.get("manifest_hash"),
+                    stats.get("n_docs"),
+                    stats.get("n_bytes"),
+                    _json(meta.get("config")),
+                    _json({k: v for k, v in stats.items() if k != "cleaning"}),
+                    _json(stats.get("cleaning")),
+                    meta.get("created_at"),
+                ],
+            ),
             ("DELETE FROM corpus_files WHERE corpus_version_id = ?", [cv.id]),
             ("DELETE FROM source_files WHERE corpus_version_id = ?", [cv.id]),
         ] + [("INSERT INTO corpus_files VALUES (?, ?, ?)", [cv.id, split, path]) for split, path in files]
@@ -266,8 +295,9 @@ class Catalog:
 
     def _rebuild_documents_view(self, con) -> None:
         """``documents``: the Parquet rows of every recorded version whose files still exist."""
-        files = [r[0] for r in con.execute("SELECT path FROM corpus_files ORDER BY path").fetchall()
-                 if Path(r[0]).exists()]
+        files = [
+            r[0] for r in con.execute("SELECT path FROM corpus_files ORDER BY path").fetchall() if Path(r[0]).exists()
+        ]
         if not files:
             con.execute(EMPTY_DOCUMENTS_VIEW)
             return
@@ -276,15 +306,23 @@ class Catalog:
             "CREATE OR REPLACE VIEW documents AS SELECT f.corpus_version_id, d.doc_id, d.source, "
             "d.uri, d.text, d.n_bytes, d.split "
             f"FROM read_parquet([{listing}], filename = true) d "
-            "JOIN corpus_files f ON f.path = d.filename")
+            "JOIN corpus_files f ON f.path = d.filename"
+        )
 
     def refresh_views(self) -> None:
         """Rebuild ``documents`` (after lake folders were removed by hand)."""
         self._write([], after=self._rebuild_documents_view)
 
     # -- tokenizers, token datasets -----------------------------------------------------------
-    def record_tokenizer(self, artifact, corpus_id: str, kind: str | None = None,
-                         vocab_size: int | None = None, path=None, meta: dict | None = None) -> None:
+    def record_tokenizer(
+        self,
+        artifact,
+        corpus_id: str,
+        kind: str | None = None,
+        vocab_size: int | None = None,
+        path=None,
+        meta: dict | None = None,
+    ) -> None:
         """``artifact`` is a ``TokenizerArtifact`` (id, path, kind, vocab_size, meta) or an id;
         explicit arguments win over the artifact's attributes. ``corpus_id`` is the corpus version id."""
         art_id = artifact if isinstance(artifact, str) else _attr(artifact, "id")
@@ -292,42 +330,70 @@ class Catalog:
         vocab_size = vocab_size if vocab_size is not None else _attr(artifact, "vocab_size")
         path = path or _attr(artifact, "path")
         meta = meta if meta is not None else _attr(artifact, "meta", default={})
-        self._write([
-            ("DELETE FROM tokenizers WHERE id = ?", [art_id]),
-            ("INSERT INTO tokenizers (id, corpus_version_id, kind, vocab_size, path, meta) "
-             "VALUES (?, ?, ?, ?, ?, ?)",
-             [art_id, corpus_id, kind, vocab_size, str(path) if path else None, _json(meta)]),
-        ])
+        self._write(
+            [
+                ("DELETE FROM tokenizers WHERE id = ?", [art_id]),
+                (
+                    "INSERT INTO tokenizers (id, corpus_version_id, kind, vocab_size, path, meta) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [art_id, corpus_id, kind, vocab_size, str(path) if path else None, _json(meta)],
+                ),
+            ]
+        )
 
-    def record_token_dataset(self, dataset, tokenizer_id: str, corpus_id: str, path=None,
-                             meta: dict | None = None) -> None:
+    def record_token_dataset(
+        self, dataset, tokenizer_id: str, corpus_id: str, path=None, meta: dict | None = None
+    ) -> None:
         """``dataset`` is a ``TokenDataset`` (id, path, manifest/meta) or an id."""
         ds_id = dataset if isinstance(dataset, str) else _attr(dataset, "id")
         path = path or _attr(dataset, "path", "root")
         if meta is None:
             meta = _attr(dataset, "manifest", "meta", default={})
-        self._write([
-            ("DELETE FROM token_datasets WHERE id = ?", [ds_id]),
-            ("INSERT INTO token_datasets (id, tokenizer_id, corpus_version_id, path, meta) "
-             "VALUES (?, ?, ?, ?, ?)",
-             [ds_id, tokenizer_id, corpus_id, str(path) if path else None, _json(meta)]),
-        ])
+        self._write(
+            [
+                ("DELETE FROM token_datasets WHERE id = ?", [ds_id]),
+                (
+                    "INSERT INTO token_datasets (id, tokenizer_id, corpus_version_id, path, meta) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [ds_id, tokenizer_id, corpus_id, str(path) if path else None, _json(meta)],
+                ),
+            ]
+        )
 
     # -- runs, evaluations, models ------------------------------------------------------------
-    def record_run(self, run_id: str, token_dataset_id: str, model_spec: str, config: dict,
-                   metrics: dict, mlflow_run_id: str | None = None) -> None:
-        self._write([
-            ("DELETE FROM training_runs WHERE run_id = ?", [run_id]),
-            ("INSERT INTO training_runs (run_id, token_dataset_id, model_spec, config, metrics, "
-             "mlflow_run_id) VALUES (?, ?, ?, ?, ?, ?)",
-             [run_id, token_dataset_id, model_spec, _json(config), _json(metrics), mlflow_run_id]),
-        ])
+    def record_run(
+        self,
+        run_id: str,
+        token_dataset_id: str,
+        model_spec: str,
+        config: dict,
+        metrics: dict,
+        mlflow_run_id: str | None = None,
+    ) -> None:
+        self._write(
+            [
+                ("DELETE FROM training_runs WHERE run_id = ?", [run_id]),
+                (
+                    "INSERT INTO training_runs (run_id, token_dataset_id, model_spec, config, metrics, "
+                    "mlflow_run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, token_dataset_id, model_spec, _json(config), _json(metrics), mlflow_run_id],
+                ),
+            ]
+        )
 
-    def record_evaluation(self, run_id: str | None = None, metrics: dict | None = None,
-                          split: str = "test", model_uri: str | None = None,
-                          token_dataset_id: str | None = None, eval_id: str | None = None, *,
-                          model_dir=None, dataset_id: str | None = None,
-                          mlflow_run_id: str | None = None) -> str:
+    def record_evaluation(
+        self,
+        run_id: str | None = None,
+        metrics: dict | None = None,
+        split: str = "test",
+        model_uri: str | None = None,
+        token_dataset_id: str | None = None,
+        eval_id: str | None = None,
+        *,
+        model_dir=None,
+        dataset_id: str | None = None,
+        mlflow_run_id: str | None = None,
+    ) -> str:
         """Record metrics of a model on a split; returns the row id.
 
         The model is named by any of ``run_id`` (training run), ``mlflow_run_id``, ``model_dir``
@@ -339,24 +405,39 @@ class Catalog:
 
         token_dataset_id = token_dataset_id or dataset_id
         model_dir = str(model_dir) if model_dir is not None else None
-        check_finite_metrics(metrics or {}, f"catalog: evaluation of {model_uri or model_dir or run_id or mlflow_run_id}")
+        check_finite_metrics(
+            metrics or {}, f"catalog: evaluation of {model_uri or model_dir or run_id or mlflow_run_id}"
+        )
         eval_id = eval_id or content_hash(run_id, mlflow_run_id, model_dir, model_uri, token_dataset_id, split)
-        self._write([
-            ("DELETE FROM evaluations WHERE id = ?", [eval_id]),
-            ("INSERT INTO evaluations (id, run_id, model_uri, token_dataset_id, split, metrics, "
-             "model_dir, mlflow_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-             [eval_id, run_id, model_uri, token_dataset_id, split, _json(metrics), model_dir, mlflow_run_id]),
-        ])
+        self._write(
+            [
+                ("DELETE FROM evaluations WHERE id = ?", [eval_id]),
+                (
+                    "INSERT INTO evaluations (id, run_id, model_uri, token_dataset_id, split, metrics, "
+                    "model_dir, mlflow_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [eval_id, run_id, model_uri, token_dataset_id, split, _json(metrics), model_dir, mlflow_run_id],
+                ),
+            ]
+        )
         return eval_id
 
-    def record_model(self, name: str, version, run_id: str, uri: str | None = None,
-                     metrics: dict | None = None, aliases: tuple[str, ...] | list[str] = ()) -> None:
+    def record_model(
+        self,
+        name: str,
+        version,
+        run_id: str,
+        uri: str | None = None,
+        metrics: dict | None = None,
+        aliases: tuple[str, ...] | list[str] = (),
+    ) -> None:
         """A registered MLflow model version (and optionally the aliases it now holds)."""
         version = int(version)
         stmts = [
             ("DELETE FROM models WHERE name = ? AND version = ?", [name, version]),
-            ("INSERT INTO models (name, version, run_id, uri, metrics) VALUES (?, ?, ?, ?, ?)",
-             [name, version, run_id, uri or f"models:/{name}/{version}", _json(metrics)]),
+            (
+                "INSERT INTO models (name, version, run_id, uri, metrics) VALUES (?, ?, ?, ?, ?)",
+                [name, version, run_id, uri or f"models:/{name}/{version}", _json(metrics)],
+            ),
         ]
         for alias in aliases:
             stmts += self._alias_statements(name, alias, version)
@@ -364,46 +445,69 @@ class Catalog:
 
     @staticmethod
     def _alias_statements(name: str, alias: str, version: int) -> list[tuple[str, list]]:
-        return [("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]),
-                ("INSERT INTO model_aliases (name, alias, version) VALUES (?, ?, ?)",
-                 [name, alias, int(version)])]
+        return [
+            ("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias]),
+            ("INSERT INTO model_aliases (name, alias, version) VALUES (?, ?, ?)", [name, alias, int(version)]),
+        ]
 
     def record_model_alias(self, name: str, alias: str, version) -> None:
         """Remember that ``models:/NAME@ALIAS`` points at ``version`` (mirrors MLflow's alias)."""
         self._write(self._alias_statements(name, alias, int(version)))
 
-    def record_model_origin(self, name: str, version, origin: str, *, source: str | None = None,
-                            source_sha256: str | None = None, base_name: str | None = None,
-                            base_version=None, method: str | None = None, details: dict | None = None) -> None:
+    def record_model_origin(
+        self,
+        name: str,
+        version,
+        origin: str,
+        *,
+        source: str | None = None,
+        source_sha256: str | None = None,
+        base_name: str | None = None,
+        base_version=None,
+        method: str | None = None,
+        details: dict | None = None,
+    ) -> None:
         """Where model version ``name``/``version`` came from when not trained from scratch:
         ``origin`` "import" (``source``: the checkpoint folder or hf:NAME, ``source_sha256`` its
         weights) or "finetune" (``base_name``/``base_version``: the registered base, ``method``
         "full" or "lora")."""
         if origin not in ("import", "finetune"):
             raise ConfigError(f"catalog: model origin must be 'import' or 'finetune', got {origin!r}")
-        self._write([
-            ("DELETE FROM model_origins WHERE name = ? AND version = ?", [name, int(version)]),
-            ("INSERT INTO model_origins (name, version, origin, source, source_sha256, base_name, base_version, "
-             "method, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             [name, int(version), origin, source, source_sha256, base_name,
-              None if base_version is None else int(base_version), method, _json(details)]),
-        ])
+        self._write(
+            [
+                ("DELETE FROM model_origins WHERE name = ? AND version = ?", [name, int(version)]),
+                (
+                    "INSERT INTO model_origins (name, version, origin, source, source_sha256, base_name, base_version, "
+                    "method, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        name,
+                        int(version),
+                        origin,
+                        source,
+                        source_sha256,
+                        base_name,
+                        None if base_version is None else int(base_version),
+                        method,
+                        _json(details),
+                    ],
+                ),
+            ]
+        )
 
     # -- reading ------------------------------------------------------------------------------
     def ls(self, limit: int = 50) -> dict[str, list[dict]]:
         """The latest artifacts of each kind, newest first (what ``arlm catalog ls`` prints)."""
         q = {
             "corpus_versions": "SELECT id, spec, python_version, n_docs, n_bytes, created_at "
-                               "FROM corpus_versions ORDER BY recorded_at DESC",
-            "tokenizers": "SELECT id, corpus_version_id, kind, vocab_size FROM tokenizers "
-                          "ORDER BY recorded_at DESC",
+            "FROM corpus_versions ORDER BY recorded_at DESC",
+            "tokenizers": "SELECT id, corpus_version_id, kind, vocab_size FROM tokenizers ORDER BY recorded_at DESC",
             "token_datasets": "SELECT id, tokenizer_id, corpus_version_id FROM token_datasets "
-                              "ORDER BY recorded_at DESC",
+            "ORDER BY recorded_at DESC",
             "training_runs": "SELECT run_id, token_dataset_id, model_spec, mlflow_run_id "
-                             "FROM training_runs ORDER BY recorded_at DESC",
+            "FROM training_runs ORDER BY recorded_at DESC",
             "models": "SELECT m.name, m.version, m.run_id, string_agg(a.alias, ',') AS aliases "
-                      "FROM models m LEFT JOIN model_aliases a ON a.name = m.name AND a.version = m.version "
-                      "GROUP BY ALL ORDER BY m.name, m.version DESC",
+            "FROM models m LEFT JOIN model_aliases a ON a.name = m.name AND a.version = m.version "
+            "GROUP BY ALL ORDER BY m.name, m.version DESC",
         }
         return {k: self.rows(f"{sql} LIMIT {int(limit)}") for k, sql in q.items()}
 
@@ -424,11 +528,13 @@ class Catalog:
                 return name, int(found[0]["version"])
             raise unresolved or NotFoundError(
                 f"{model_uri}: alias {alias!r} not recorded in the catalog "
-                "(pass a resolver backed by MLflow, or use models:/NAME/VERSION)")
+                "(pass a resolver backed by MLflow, or use models:/NAME/VERSION)"
+            )
         return name, int(version)  # type: ignore[arg-type]
 
-    def lineage(self, model_uri: str, resolver: AliasResolver | None = None,
-                max_source_files: int = 50, _depth: int = 0) -> dict:
+    def lineage(
+        self, model_uri: str, resolver: AliasResolver | None = None, max_source_files: int = 50, _depth: int = 0
+    ) -> dict:
         """The chain model version -> run -> token dataset -> tokenizer -> corpus version -> sources.
 
         ``model_uri`` is ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``; an alias is resolved
@@ -457,13 +563,17 @@ class Catalog:
         out["evaluations"] = self.rows(
             "SELECT * FROM evaluations WHERE run_id = ? OR model_uri IN (?, ?) "
             "OR (mlflow_run_id IS NOT NULL AND mlflow_run_id = ?) ORDER BY recorded_at",
-            [model["run_id"], model_uri, f"models:/{name}/{version}", (run or {}).get("mlflow_run_id")])
+            [model["run_id"], model_uri, f"models:/{name}/{version}", (run or {}).get("mlflow_run_id")],
+        )
         if cv is not None:
             out["source_files"] = self.rows(
                 "SELECT uri, size, mtime_ns, sha256, n_docs, status, reason FROM source_files "
-                f"WHERE corpus_version_id = ? ORDER BY uri LIMIT {int(max_source_files)}", [cv["id"]])
+                f"WHERE corpus_version_id = ? ORDER BY uri LIMIT {int(max_source_files)}",
+                [cv["id"]],
+            )
             out["n_source_files"] = self._one(
-                "SELECT count(*) AS n FROM source_files WHERE corpus_version_id = ?", [cv["id"]])["n"]
+                "SELECT count(*) AS n FROM source_files WHERE corpus_version_id = ?", [cv["id"]]
+            )["n"]
         else:
             out["source_files"], out["n_source_files"] = [], 0
         self._origin_into(out, name, version, resolver, max_source_files, _depth)
@@ -471,8 +581,9 @@ class Catalog:
 
     MAX_BASE_DEPTH = 8  # base of a base of...: a chain longer than this is cut (and cycles too)
 
-    def _origin_into(self, out: dict, name: str, version: int, resolver: AliasResolver | None,
-                     max_source_files: int, depth: int) -> None:
+    def _origin_into(
+        self, out: dict, name: str, version: int, resolver: AliasResolver | None, max_source_files: int, depth: int
+    ) -> None:
         """``origin`` (the model_origins row, None for a model trained from scratch) and ``base``
         (the lineage of the model it was fine-tuned from, when that one is registered)."""
         out["origin"] = self._one("SELECT * FROM model_origins WHERE name = ? AND version = ?", [name, version])

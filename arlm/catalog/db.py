@@ -48,7 +48,8 @@ def connect(path: Path, read_only: bool = False, timeout_s: float = 120.0) -> It
                 raise ArlmError(f"{path}: cannot open the catalog ({exc})") from None
             if time.monotonic() > deadline:
                 raise CatalogBusyError(
-                    f"{path}: catalog locked by another process for {timeout_s:.0f} s ({exc})") from None
+                    f"{path}: catalog locked by another process for {timeout_s:.0f} s ({exc})"
+                ) from None
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
     try:
@@ -72,8 +73,10 @@ def migrations(folder: Path = MIGRATIONS_DIR) -> list[tuple[int, str, str]]:
 
 def apply_migrations(con, folder: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet recorded in ``schema_migrations``, each in a transaction."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                "name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
     done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, name, sql in migrations(folder):

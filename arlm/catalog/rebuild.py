@@ -41,8 +41,15 @@ class RebuildReport:
         self.counts[kind] = self.counts.get(kind, 0) + n
 
     def summary(self) -> str:
-        order = ("corpus_versions", "tokenizers", "token_datasets", "training_runs", "evaluations",
-                 "models", "model_aliases")
+        order = (
+            "corpus_versions",
+            "tokenizers",
+            "token_datasets",
+            "training_runs",
+            "evaluations",
+            "models",
+            "model_aliases",
+        )
         parts = [f"{self.counts.get(k, 0)} {k}" for k in order]
         tail = f"; {len(self.skipped)} skipped" if self.skipped else ""
         return "rebuilt " + ", ".join(parts) + tail
@@ -93,23 +100,30 @@ def rebuild_catalog(home: Any, *, progress: Callable[[str], None] | None = None)
 
     for d in _subdirs(home.lake):
         if (d / "corpus.json").is_file():
-            attempt(f"corpus version {d.name}",
-                    lambda d=d: cat.record_corpus_version(load_corpus_version(home, d.name)), "corpus_versions")
+            attempt(
+                f"corpus version {d.name}",
+                lambda d=d: cat.record_corpus_version(load_corpus_version(home, d.name)),
+                "corpus_versions",
+            )
 
     from arlm.tokenizers import TokenDataset, TokenizerArtifact
 
     for d in _subdirs(home.tokenizers):
         if (d / "tokenizer_meta.json").is_file():
+
             def tok(d=d) -> None:
                 art = TokenizerArtifact.open(d)
                 cat.record_tokenizer(art.id, art.corpus_id, art.kind, art.vocab_size, art.path, art.meta)
+
             attempt(f"tokenizer {d.name}", tok, "tokenizers")
 
     for d in _subdirs(home.tokens):
         if (d / "manifest.json").is_file():
+
             def tokens(d=d) -> None:
                 ds = TokenDataset.open(d)
                 cat.record_token_dataset(ds.id, ds.tokenizer_id, ds.corpus_id, ds.path, ds.manifest)
+
             attempt(f"token dataset {d.name}", tokens, "token_datasets")
 
     client = _mlflow_client(home)
@@ -125,7 +139,7 @@ def rebuild_catalog(home: Any, *, progress: Callable[[str], None] | None = None)
 def _mlflow_client(home: Any) -> Any | None:
     """A registry/tracking client of the home's MLflow store, or None when there is none."""
     uri = home.mlflow_tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).exists():
         return None
     from arlm.registry.tracking import use_tracking
 
@@ -143,7 +157,7 @@ def _run_data(client: Any, mlflow_run_id: str | None) -> Any | None:
 
 def _split_metrics(metrics: dict[str, float], split: str) -> dict[str, float]:
     prefix = f"{split}_"
-    return {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
 
 
 def _record_run(cat: Catalog, client: Any, folder: Path, report: RebuildReport) -> None:
@@ -165,13 +179,17 @@ def _record_run(cat: Catalog, client: Any, folder: Path, report: RebuildReport) 
     evaluation = _split_metrics(dict(data.metrics), EVAL_SPLIT)
     # the evaluate stage's figures (its unigram baseline tells them from anything else logged as test_*)
     if "bits_per_byte" in evaluation and "unigram_bits_per_byte" in evaluation and summary.get("model_dir"):
-        cat.record_evaluation(model_dir=str(summary["model_dir"]), dataset_id=summary.get("dataset_id"),
-                              split=EVAL_SPLIT, metrics=evaluation, mlflow_run_id=mlflow_run_id)
+        cat.record_evaluation(
+            model_dir=str(summary["model_dir"]),
+            dataset_id=summary.get("dataset_id"),
+            split=EVAL_SPLIT,
+            metrics=evaluation,
+            mlflow_run_id=mlflow_run_id,
+        )
         report.add("evaluations")
 
 
-def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: RebuildReport,
-                   attempt: Callable) -> None:
+def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: RebuildReport, attempt: Callable) -> None:
     """Every registered version (run id from tag ``arlm.run_id``, metrics of its test split from
     its MLflow run) and every alias, as ``register_stage`` and the gate record them."""
     from arlm.registry.gate import SPLIT_TAG
@@ -180,21 +198,26 @@ def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: Rebuild
     registry = registry_client(tracking_uri)
     for m in registry.search_registered_models():
         for mv in registry.search_model_versions(f"name='{m.name}'"):
+
             def one(m=m, mv=mv) -> None:
                 tags = dict(mv.tags or {})
                 split = (tags.get(SPLIT_TAG) or f":{EVAL_SPLIT}").rpartition(":")[2] or EVAL_SPLIT
                 data = _run_data(client, mv.run_id)
                 metrics = _split_metrics(dict(data.metrics), split) if data is not None else {}
-                cat.record_model(m.name, int(mv.version), tags.get("arlm.run_id"),
-                                 f"models:/{m.name}/{mv.version}", metrics)
+                cat.record_model(
+                    m.name, int(mv.version), tags.get("arlm.run_id"), f"models:/{m.name}/{mv.version}", metrics
+                )
                 _record_origin(cat, m.name, int(mv.version), tags)
+
             attempt(f"model {m.name} v{mv.version}", one, "models")
         with cat._connect() as con:  # MLflow's aliases replace the recorded ones of this model
             con.execute("DELETE FROM model_aliases WHERE name = ?", [m.name])
         for alias, version in sorted((m.aliases or {}).items()):
-            attempt(f"alias {m.name}@{alias}",
-                    lambda m=m, alias=alias, version=version: cat.record_model_alias(m.name, alias, int(version)),
-                    "model_aliases")
+            attempt(
+                f"alias {m.name}@{alias}",
+                lambda m=m, alias=alias, version=version: cat.record_model_alias(m.name, alias, int(version)),
+                "model_aliases",
+            )
 
 
 def _record_origin(cat: Catalog, name: str, version: int, tags: dict[str, str]) -> None:
@@ -202,17 +225,32 @@ def _record_origin(cat: Catalog, name: str, version: int, tags: dict[str, str]) 
     on it (``arlm.origin``, ``arlm.source``..., ``arlm.base_model`` = models:/BASE/N)."""
     origin = tags.get("arlm.origin")
     if origin == "import":
-        cat.record_model_origin(name, version, "import", source=tags.get("arlm.source"),
-                                source_sha256=tags.get("arlm.source_sha256"),
-                                details={"architecture": tags.get("arlm.source_architecture"),
-                                         "tokenizer_id": tags.get("arlm.tokenizer_version")})
+        cat.record_model_origin(
+            name,
+            version,
+            "import",
+            source=tags.get("arlm.source"),
+            source_sha256=tags.get("arlm.source_sha256"),
+            details={
+                "architecture": tags.get("arlm.source_architecture"),
+                "tokenizer_id": tags.get("arlm.tokenizer_version"),
+            },
+        )
     elif origin == "finetune":
         base = tags.get("arlm.base_model") or ""
         base_name = base_version = None
         if base.startswith("models:/") and base.rpartition("/")[2].isdigit():
-            base_name, _, base_version = base[len("models:/"):].rpartition("/")
-        cat.record_model_origin(name, version, "finetune", source=base, base_name=base_name or None,
-                                base_version=int(base_version) if base_version else None,
-                                method=tags.get("arlm.finetune_method"),
-                                details={"base_test_bits_per_byte": tags.get("arlm.gate.base_bpb"),
-                                         "lora_rank": int(tags["arlm.lora_rank"]) if tags.get("arlm.lora_rank") else None})
+            base_name, _, base_version = base[len("models:/") :].rpartition("/")
+        cat.record_model_origin(
+            name,
+            version,
+            "finetune",
+            source=base,
+            base_name=base_name or None,
+            base_version=int(base_version) if base_version else None,
+            method=tags.get("arlm.finetune_method"),
+            details={
+                "base_test_bits_per_byte": tags.get("arlm.gate.base_bpb"),
+                "lora_rank": int(tags["arlm.lora_rank"]) if tags.get("arlm.lora_rank") else None,
+            },
+        )

@@ -10,9 +10,12 @@ def add_parsers(sub) -> None:
     from arlm.data.config import IngestConfig
     from arlm.options import add_options
 
-    p = sub.add_parser("ingest", help="ingest a corpus SPEC into a versioned Parquet corpus",
-                       description="Read, clean, split and version a corpus; re-ingesting unchanged "
-                                   "input reuses the existing version. Options are IngestConfig's fields.")
+    p = sub.add_parser(
+        "ingest",
+        help="ingest a corpus SPEC into a versioned Parquet corpus",
+        description="Read, clean, split and version a corpus; re-ingesting unchanged "
+        "input reuses the existing version. Options are IngestConfig's fields.",
+    )
     add_options(p, IngestConfig, exclude=("progress",), config_file=True)
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", action="store_true", help="print the version as JSON")
@@ -34,10 +37,13 @@ def add_parsers(sub) -> None:
     q.add_argument("query", metavar="SQL")
     q.add_argument("--json", action="store_true", help="one JSON object per row")
     q.set_defaults(func=cmd_catalog_sql)
-    rb = csub.add_parser("rebuild", help="reconstruct the catalog from the lake, tokenizers, tokens, runs and MLflow",
-                         description="Record again every corpus version, tokenizer, token dataset, training run, "
-                                     "registered model version and alias found in the home and its MLflow store "
-                                     "(after the catalog file was deleted or damaged). Nothing is deleted.")
+    rb = csub.add_parser(
+        "rebuild",
+        help="reconstruct the catalog from the lake, tokenizers, tokens, runs and MLflow",
+        description="Record again every corpus version, tokenizer, token dataset, training run, "
+        "registered model version and alias found in the home and its MLflow store "
+        "(after the catalog file was deleted or damaged). Nothing is deleted.",
+    )
     rb.add_argument("--json", action="store_true", help="print the counts as JSON")
     rb.set_defaults(func=cmd_catalog_rebuild)
 
@@ -70,8 +76,13 @@ def cmd_ingest(args) -> int:
     if warning:
         print(f"arlm: warning: {warning}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"id": cv.id, "path": str(cv.path), "spec": cv.spec, "reused": cv.reused,
-                          "stats": cv.stats}, indent=2, default=str))
+        print(
+            json.dumps(
+                {"id": cv.id, "path": str(cv.path), "spec": cv.spec, "reused": cv.reused, "stats": cv.stats},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     if cv.reused:
         print(f"unchanged, reusing version {cv.id}")
@@ -99,8 +110,9 @@ def cmd_catalog_lineage(args) -> int:
     from arlm.registry import mlflow_alias_resolver
 
     home = _home(args)
-    lin = Catalog(home.catalog_path).lineage(args.model_uri, resolver=mlflow_alias_resolver(home),
-                                             max_source_files=args.files)
+    lin = Catalog(home.catalog_path).lineage(
+        args.model_uri, resolver=mlflow_alias_resolver(home), max_source_files=args.files
+    )
     print(json.dumps(lin, indent=2, default=str) if args.json else format_lineage(lin))
     return 0
 
@@ -111,8 +123,11 @@ def cmd_catalog_rebuild(args) -> int:
     home = _home(args)
     report = rebuild_catalog(home, progress=lambda msg: print(msg, file=sys.stderr))
     if args.json:
-        print(json.dumps({"catalog": str(home.catalog_path), "counts": report.counts,
-                          "skipped": report.skipped}, indent=2))
+        print(
+            json.dumps(
+                {"catalog": str(home.catalog_path), "counts": report.counts, "skipped": report.skipped}, indent=2
+            )
+        )
     else:
         print(f"{home.catalog_path}: {report.summary()}")
     return 0 if not report.skipped else 1

@@ -43,8 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="arlm",
         description="Raw text to a registered, servable autoregressive language model.",
     )
-    parser.add_argument("--home", default=None,
-                        help="project home for runtime state (default: $ARLM_HOME or ./.arlm)")
+    parser.add_argument("--home", default=None, help="project home for runtime state (default: $ARLM_HOME or ./.arlm)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -18,38 +18,51 @@ from arlm.defaults import DEFAULT_MODEL_NAME
 
 # what `arlm pipeline` registers by default (its --name), crowned by the gate
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
-MODEL_HELP = ("model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/NAME or an MLflow model "
-              "folder (default %(default)s: the champion of the model `arlm pipeline` registers)")
+MODEL_HELP = (
+    "model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/NAME or an MLflow model "
+    "folder (default %(default)s: the champion of the model `arlm pipeline` registers)"
+)
 
 
 def add_parsers(sub) -> None:
-    g = sub.add_parser("generate", help="continue a prompt with a registered model (streams tokens)",
-                       description="Continue PROMPT with a model; tokens are printed as they come. "
-                                   "Greedy by default; --temperature/--top-k/--top-p switch on sampling.")
+    g = sub.add_parser(
+        "generate",
+        help="continue a prompt with a registered model (streams tokens)",
+        description="Continue PROMPT with a model; tokens are printed as they come. "
+        "Greedy by default; --temperature/--top-k/--top-p switch on sampling.",
+    )
     g.add_argument("prompt", metavar="PROMPT", help="text to continue")
     g.add_argument("--model", default=DEFAULT_MODEL_URI, help=MODEL_HELP)
     g.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate (default %(default)s)")
-    g.add_argument("--temperature", type=float, default=None,
-                   help="sampling temperature > 0 (0: greedy; default: greedy unless --top-k/--top-p)")
+    g.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature > 0 (0: greedy; default: greedy unless --top-k/--top-p)",
+    )
     g.add_argument("--top-k", type=int, default=None, help="sample among the K most likely tokens")
     g.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with mass P (0, 1]")
     g.add_argument("--num-beams", type=int, default=1, help="beam search width (default 1: no beams)")
     g.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
-    g.add_argument("--stop", action="append", default=[], metavar="STRING",
-                   help="stop when this string is generated (repeatable)")
-    g.add_argument("--no-cache", action="store_true",
-                   help="recompute the full forward pass per token (slow reference)")
+    g.add_argument(
+        "--stop", action="append", default=[], metavar="STRING", help="stop when this string is generated (repeatable)"
+    )
+    g.add_argument("--no-cache", action="store_true", help="recompute the full forward pass per token (slow reference)")
     g.set_defaults(func=run_generate)
 
-    e = sub.add_parser("evaluate", help="bits per byte, perplexity, accuracy of a model beside gzip/bzip2/xz",
-                       description="Evaluate a model on a split of its token dataset (default: test) or on "
-                                   "any UTF-8 text file, tokenized by the model's own tokenizer.")
+    e = sub.add_parser(
+        "evaluate",
+        help="bits per byte, perplexity, accuracy of a model beside gzip/bzip2/xz",
+        description="Evaluate a model on a split of its token dataset (default: test) or on "
+        "any UTF-8 text file, tokenized by the model's own tokenizer.",
+    )
     e.add_argument("--model", default=DEFAULT_MODEL_URI, help=MODEL_HELP)
     src = e.add_mutually_exclusive_group()
     src.add_argument("--split", default=None, help="split of the model's token dataset (default: test)")
     src.add_argument("--text-file", type=Path, default=None, help="a UTF-8 text file to evaluate on")
-    e.add_argument("--samples", type=int, default=3,
-                   help=f"sample continuations to show, 1 to {MAX_SAMPLES} (default 3)")
+    e.add_argument(
+        "--samples", type=int, default=3, help=f"sample continuations to show, 1 to {MAX_SAMPLES} (default 3)"
+    )
     e.add_argument("--batch-size", type=int, default=16, help="windows per forward pass (default 16)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.set_defaults(func=run_evaluate)
@@ -57,9 +70,12 @@ def add_parsers(sub) -> None:
     m = sub.add_parser("models", help="registered models and their champion/challenger aliases")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
     msub.required = True
-    ps = msub.add_parser("presets", help="model kinds and presets with their sizes",
-                         description="Every KIND/PRESET that --model accepts, with parameters and forward "
-                                     "FLOPs per token at a vocabulary size (KIND alone means KIND/tiny).")
+    ps = msub.add_parser(
+        "presets",
+        help="model kinds and presets with their sizes",
+        description="Every KIND/PRESET that --model accepts, with parameters and forward "
+        "FLOPs per token at a vocabulary size (KIND alone means KIND/tiny).",
+    )
     ps.add_argument("--vocab-size", type=int, default=4096, help="vocabulary to size the models at (default 4096)")
     ps.add_argument("--json", action="store_true", help="print the table as JSON")
     ps.set_defaults(func=run_models_presets)
@@ -83,8 +99,13 @@ def add_parsers(sub) -> None:
 def generation_config(args: argparse.Namespace):
     from arlm.generation import GenerationConfig
 
-    kwargs: dict[str, Any] = dict(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
-                                  seed=args.seed, stop=tuple(args.stop), use_cache=not args.no_cache)
+    kwargs: dict[str, Any] = dict(
+        max_new_tokens=args.max_new_tokens,
+        num_beams=args.num_beams,
+        seed=args.seed,
+        stop=tuple(args.stop),
+        use_cache=not args.no_cache,
+    )
     for name in ("temperature", "top_k", "top_p"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
@@ -135,10 +156,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from arlm.home import get_home
     from arlm.stages import evaluate_model
 
-    report = evaluate_model(args.model, get_home(args.home), split=args.split, text_file=args.text_file,
-                            samples=args.samples, batch_size=args.batch_size)
-    print(json.dumps(report, indent=2, default=str) if args.json
-          else format_report(report["metrics"], report["title"], report["samples"]))
+    report = evaluate_model(
+        args.model,
+        get_home(args.home),
+        split=args.split,
+        text_file=args.text_file,
+        samples=args.samples,
+        batch_size=args.batch_size,
+    )
+    print(
+        json.dumps(report, indent=2, default=str)
+        if args.json
+        else format_report(report["metrics"], report["title"], report["samples"])
+    )
     return 0
 
 
@@ -172,8 +202,10 @@ def run_models_show(args: argparse.Namespace) -> int:
     print(f"champion history: {info['champion_history']}")
     for v in info["versions"]:
         t = v["tags"]
-        print(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<22} test bpb {t.get('arlm.test_bpb', '-'):<22} "
-              f"gate: {t.get('arlm.gate.decision', '-')} ({t.get('arlm.gate.reason', '')})")
+        print(
+            f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<22} test bpb {t.get('arlm.test_bpb', '-'):<22} "
+            f"gate: {t.get('arlm.gate.decision', '-')} ({t.get('arlm.gate.reason', '')})"
+        )
     return 0
 
 
@@ -211,7 +243,9 @@ def run_models_presets(args: argparse.Namespace) -> int:
         cfg = ", ".join(f"{k}={v}" for k, v in r["config"].items() if k != "block_size")
         params = "counts" if r["params"] is None else f"{r['params']:,}"
         flops = "-" if r["flops_per_token"] is None else f"{r['flops_per_token'] / 1e6:.2f}"
-        print(f"{r['model'] + (' *' if r['model'] == default else ''):<18} {params:>13} {flops:>13} "
-              f"{r['block_size']:>8}  {cfg}")
+        print(
+            f"{r['model'] + (' *' if r['model'] == default else ''):<18} {params:>13} {flops:>13} "
+            f"{r['block_size']:>8}  {cfg}"
+        )
     print(f"(sizes at a vocabulary of {args.vocab_size:,}; * the pipeline's default model; KIND alone is KIND/tiny)")
     return 0

@@ -9,26 +9,15 @@ import time
 
 # options of the generated command lines whose flag is not simply --NAME
 ALIASES = {"tokenizer_kind": ["--tokenizer", "--tokenizer-kind"]}
-SECTIONS = {**{n: "corpus (IngestConfig)" for n in ("corpus", "val_fraction", "test_fraction", "split_seed",
-                                                      "encoding", "encoding_errors", "include", "exclude",
-                                                      "min_chars", "max_chars", "segment_chars", "dedup",
-                                                      "normalize", "strip_control")},
-            **{n: "tokenizer (TokenizerConfig)" for n in ("tokenizer_kind", "vocab_size", "tokenizer_pattern",
-                                                           "tokenizer_min_frequency")}}
 
 
 def add_param_options(p: argparse.ArgumentParser, params_cls, *, exclude=()) -> None:
     """The options of a flow-parameter model (``flows.params``), generated from it: the same
     names, defaults and help as the Prefect form; training fields come from ``TrainConfig``."""
     from arlm.options import add_options
-    from arlm.training.config import TrainConfig
+    from arlm_flows.params import option_sections
 
-    sections = dict(SECTIONS)
-    for name in TrainConfig.__dataclass_fields__:
-        sections[name] = "training (TrainConfig)"
-    for name in ("resume", "workers", "ray_address", "max_failures", "spread"):
-        sections[name] = "launch (Ray Train)"
-    add_options(p, params_cls, exclude=("home", *exclude), aliases=ALIASES, groups=sections)
+    add_options(p, params_cls, exclude=("home", *exclude), aliases=ALIASES, groups=option_sections())
 
 
 def params_from_args(model_cls, args: argparse.Namespace, **extra):
@@ -68,11 +57,14 @@ def preflight_corpus(params) -> None:
 def add_parsers(sub) -> None:
     from arlm_flows.params import PipelineParams
 
-    p = sub.add_parser("pipeline", help="run the whole pipeline (Prefect flow) on a corpus",
-                       description="Ingest -> tokenizer -> tokenize -> train (Ray Train) -> evaluate -> "
-                                   "register in MLflow. Runs on Prefect's ephemeral API, or on the "
-                                   "server in PREFECT_API_URL. Every parameter of the Prefect flow "
-                                   "`pipeline` is an option; --config/--set set any of them.")
+    p = sub.add_parser(
+        "pipeline",
+        help="run the whole pipeline (Prefect flow) on a corpus",
+        description="Ingest -> tokenizer -> tokenize -> train (Ray Train) -> evaluate -> "
+        "register in MLflow. Runs on Prefect's ephemeral API, or on the "
+        "server in PREFECT_API_URL. Every parameter of the Prefect flow "
+        "`pipeline` is an option; --config/--set set any of them.",
+    )
     add_param_options(p, PipelineParams)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_pipeline)
@@ -83,8 +75,10 @@ def training_line(summary: dict) -> str:
     resumed = summary.get("resumed_from_step")
     how = f", resumed from step {resumed}" if resumed is not None else ""
     capped = "  (cut short by the time cap: not reproducible)" if summary.get("stopped_by") == "max_seconds" else ""
-    return (f"trained:         {summary.get('steps')} steps in {summary.get('wall_seconds') or 0:.0f} s, "
-            f"stopped by {summary.get('stopped_by')}{how}; run {summary.get('run_id')}{capped}")
+    return (
+        f"trained:         {summary.get('steps')} steps in {summary.get('wall_seconds') or 0:.0f} s, "
+        f"stopped by {summary.get('stopped_by')}{how}; run {summary.get('run_id')}{capped}"
+    )
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
@@ -104,11 +98,15 @@ def run_pipeline(args: argparse.Namespace) -> int:
     m, reg, tr = out["metrics"], out["registration"], out["train"]
     print()
     print(training_line(tr))
-    print(f"registered:      {reg['uri']}  (version {reg['version']}, "
-          f"{'champion' if reg['promoted'] else 'challenger only: the champion is better'})")
-    print(f"test bits/byte:  {m['bits_per_byte']:.3f}   unigram of the same test text: "
-          f"{m['unigram_bits_per_byte']:.3f}   gzip {m['gzip_bits_per_byte']:.3f}  "
-          f"bzip2 {m['bzip2_bits_per_byte']:.3f}  xz {m['xz_bits_per_byte']:.3f}")
+    print(
+        f"registered:      {reg['uri']}  (version {reg['version']}, "
+        f"{'champion' if reg['promoted'] else 'challenger only: the champion is better'})"
+    )
+    print(
+        f"test bits/byte:  {m['bits_per_byte']:.3f}   unigram of the same test text: "
+        f"{m['unigram_bits_per_byte']:.3f}   gzip {m['gzip_bits_per_byte']:.3f}  "
+        f"bzip2 {m['bzip2_bits_per_byte']:.3f}  xz {m['xz_bits_per_byte']:.3f}"
+    )
     print(f"perplexity:      {m['perplexity']:.1f}   accuracy {m['accuracy']:.3f}")
     print(f"sample:          {out['sample_prompt']}{out['sample']!r}")
     print(f"total time:      {time.time() - t0:.0f} s")

@@ -13,15 +13,22 @@ from pathlib import Path
 
 
 def add_parsers(sub) -> None:
-    tok = sub.add_parser("tokenizer", help="build a tokenizer; see how text splits into tokens",
-                         description="Train a tokenizer on a corpus version, or encode/decode with one.")
+    tok = sub.add_parser(
+        "tokenizer",
+        help="build a tokenizer; see how text splits into tokens",
+        description="Train a tokenizer on a corpus version, or encode/decode with one.",
+    )
     tsub = tok.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND")
     tsub.required = True
 
     b = tsub.add_parser("build", help="train a tokenizer on a corpus version (reused if it exists)")
     b.add_argument("--corpus-version", required=True, metavar="ID", help="corpus version id (`arlm catalog ls`)")
-    b.add_argument("--kind", choices=["bpe", "char", "bytes"], default=None,
-                   help="bpe: byte-level BPE (default); char: characters + byte fallback; bytes: 256 ids")
+    b.add_argument(
+        "--kind",
+        choices=["bpe", "char", "bytes"],
+        default=None,
+        help="bpe: byte-level BPE (default); char: characters + byte fallback; bytes: 256 ids",
+    )
     b.add_argument("--vocab-size", type=int, default=None, help="vocabulary budget incl. specials (default 4096)")
     b.add_argument("--min-frequency", type=int, default=None, help="minimum count of a merge / character (default 2)")
     b.add_argument("--max-train-bytes", type=int, default=None, help="train on at most this much text")
@@ -29,8 +36,12 @@ def add_parsers(sub) -> None:
     b.set_defaults(func=cmd_build)
 
     e = tsub.add_parser("encode", help="show the tokens of TEXT (or stdin with '-')")
-    e.add_argument("--tokenizer", required=True, metavar="ID_OR_PATH",
-                   help="tokenizer id (or unique prefix) in the home, a tokenizer folder, or a tokenizer.json")
+    e.add_argument(
+        "--tokenizer",
+        required=True,
+        metavar="ID_OR_PATH",
+        help="tokenizer id (or unique prefix) in the home, a tokenizer folder, or a tokenizer.json",
+    )
     e.add_argument("text", metavar="TEXT", help="text to encode; '-' reads stdin")
     e.add_argument("--ids", action="store_true", help="print only the ids, space-separated")
     e.add_argument("--json", action="store_true", help="print ids and pieces as JSON")
@@ -45,14 +56,21 @@ def add_parsers(sub) -> None:
     s.add_argument("tokenizer", metavar="ID_OR_PATH")
     s.set_defaults(func=cmd_show)
 
-    t = sub.add_parser("tokenize", help="encode a corpus version into token shards (reused if they exist)",
-                       description="Encode every split of a corpus version with a tokenizer into "
-                                   "memory-mappable shards + manifest (home/tokens/<id>).")
+    t = sub.add_parser(
+        "tokenize",
+        help="encode a corpus version into token shards (reused if they exist)",
+        description="Encode every split of a corpus version with a tokenizer into "
+        "memory-mappable shards + manifest (home/tokens/<id>).",
+    )
     t.add_argument("--corpus-version", required=True, metavar="ID")
     t.add_argument("--tokenizer", required=True, metavar="ID", help="tokenizer id (or unique prefix)")
-    t.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                   help="encode as Ray tasks on this cluster's nodes ('auto': the running one); "
-                        "default: threads on the local cores")
+    t.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="encode as Ray tasks on this cluster's nodes ('auto': the running one); "
+        "default: threads on the local cores",
+    )
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_tokenize)
 
@@ -73,15 +91,20 @@ def resolve_tokenizer_dir(home, ref: str) -> Path:
     exact = home.tokenizers / ref
     if exact.is_dir():
         return exact
-    matches = sorted(d for d in home.tokenizers.glob(f"{ref}*") if d.is_dir() and ".tmp-" not in d.name) \
-        if home.tokenizers.exists() and ref else []
+    matches = (
+        sorted(d for d in home.tokenizers.glob(f"{ref}*") if d.is_dir() and ".tmp-" not in d.name)
+        if home.tokenizers.exists() and ref
+        else []
+    )
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise NotFoundError(f"tokenizer '{ref}' is ambiguous in {home.tokenizers}: "
-                            f"{', '.join(m.name for m in matches[:5])}")
-    raise NotFoundError(f"tokenizer '{ref}' not found: not a path, nor an id in {home.tokenizers} "
-                        "(see `arlm catalog ls`)")
+        raise NotFoundError(
+            f"tokenizer '{ref}' is ambiguous in {home.tokenizers}: {', '.join(m.name for m in matches[:5])}"
+        )
+    raise NotFoundError(
+        f"tokenizer '{ref}' not found: not a path, nor an id in {home.tokenizers} (see `arlm catalog ls`)"
+    )
 
 
 def _progress(args):
@@ -93,8 +116,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     from arlm.tokenizers import TokenizerArtifact, TokenizerConfig
 
     home = _home(args).ensure()
-    cfg = TokenizerConfig.parse(kind=args.kind, vocab_size=args.vocab_size, min_frequency=args.min_frequency,
-                                max_train_bytes=args.max_train_bytes)
+    cfg = TokenizerConfig.parse(
+        kind=args.kind,
+        vocab_size=args.vocab_size,
+        min_frequency=args.min_frequency,
+        max_train_bytes=args.max_train_bytes,
+    )
     out = stages.tokenizer_stage(cfg, args.corpus_version, home, progress=_progress(args) or (lambda m: None))
     art = TokenizerArtifact.open(out["path"])
     if args.json:
@@ -107,9 +134,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _describe(art) -> str:
     m = art.meta
     tpb = ", ".join(f"{s} {v:.3f}" for s, v in m.get("tokens_per_byte", {}).items())
-    return (f"tokenizer {art.id} ({art.kind}, vocab {art.vocab_size}, eot {m.get('eot_id')}, pad {m.get('pad_id')}, "
-            f"encoder {m.get('encoder', '?')})\n  corpus {m.get('corpus_id')}\n  tokens per byte: {tpb or '-'}\n"
-            f"  at {art.path}")
+    return (
+        f"tokenizer {art.id} ({art.kind}, vocab {art.vocab_size}, eot {m.get('eot_id')}, pad {m.get('pad_id')}, "
+        f"encoder {m.get('encoder', '?')})\n  corpus {m.get('corpus_id')}\n  tokens per byte: {tpb or '-'}\n"
+        f"  at {art.path}"
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -140,8 +169,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
     pieces = tok.pieces(text)
     ids = [i for i, _ in pieces]
     if args.json:
-        print(json.dumps({"ids": ids, "pieces": [_piece_text(b) for _, b in pieces],
-                          "piece_bytes": [b.hex() for _, b in pieces]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "ids": ids,
+                    "pieces": [_piece_text(b) for _, b in pieces],
+                    "piece_bytes": [b.hex() for _, b in pieces],
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
     if args.ids:
         print(" ".join(map(str, ids)))
@@ -149,8 +186,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     for i, b in pieces:
         print(f"{i:>8}  {_piece_repr(b)}")
     n_bytes = len(text.encode("utf-8"))
-    print(f"{len(ids)} tokens, {n_bytes} bytes" + (f", {len(ids) / n_bytes:.3f} tokens/byte" if n_bytes else "")
-          + f" ({tok.kind}, vocab {tok.vocab_size})")
+    print(
+        f"{len(ids)} tokens, {n_bytes} bytes"
+        + (f", {len(ids) / n_bytes:.3f} tokens/byte" if n_bytes else "")
+        + f" ({tok.kind}, vocab {tok.vocab_size})"
+    )
     return 0
 
 
@@ -194,6 +234,8 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
         return 0
     print(f"token dataset {ds.id} ({ds.manifest['dtype']}, vocab {ds.vocab_size}) at {ds.path}")
     for split in ds.splits:
-        print(f"  {split}: {ds.n_tokens(split):,} tokens, {ds.n_docs(split):,} docs, {ds.n_bytes(split):,} bytes, "
-              f"{len(ds.manifest['splits'][split]['shards'])} shard(s)")
+        print(
+            f"  {split}: {ds.n_tokens(split):,} tokens, {ds.n_docs(split):,} docs, {ds.n_bytes(split):,} bytes, "
+            f"{len(ds.manifest['splits'][split]['shards'])} shard(s)"
+        )
     return 0

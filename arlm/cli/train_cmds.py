@@ -11,20 +11,30 @@ from arlm.cli.pipeline_cmds import add_param_options, params_from_args, prefligh
 def add_parsers(sub) -> None:
     from arlm_flows.params import CompareParams, TrainFlowParams
 
-    p = sub.add_parser("train", help="train one model (Ray Train) on a token dataset",
-                       description="Train KIND[/PRESET] with Ray Train on a token dataset (--dataset-id), "
-                                   "or on a corpus ingested and tokenized first. Logged to MLflow. Every "
-                                   "parameter of the Prefect flow `train` is an option.")
+    p = sub.add_parser(
+        "train",
+        help="train one model (Ray Train) on a token dataset",
+        description="Train KIND[/PRESET] with Ray Train on a token dataset (--dataset-id), "
+        "or on a corpus ingested and tokenized first. Logged to MLflow. Every "
+        "parameter of the Prefect flow `train` is an option.",
+    )
     add_param_options(p, TrainFlowParams)
     p.set_defaults(func=run_train)
 
-    c = sub.add_parser("compare", help="train several kinds on the same tokens; print a leaderboard",
-                       description="Train each model spec under the same budget on the same token "
-                                   "dataset and rank them by test bits per byte.")
-    c.add_argument("--models", default=argparse.SUPPRESS, dest="models", metavar="SPEC,SPEC...",
-                   type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
-                   help="comma-separated KIND[/PRESET] list (default: "
-                        f"{','.join(CompareParams.model_fields['models'].default)})")
+    c = sub.add_parser(
+        "compare",
+        help="train several kinds on the same tokens; print a leaderboard",
+        description="Train each model spec under the same budget on the same token "
+        "dataset and rank them by test bits per byte.",
+    )
+    c.add_argument(
+        "--models",
+        default=argparse.SUPPRESS,
+        dest="models",
+        metavar="SPEC,SPEC...",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        help=f"comma-separated KIND[/PRESET] list (default: {','.join(CompareParams.model_fields['models'].default)})",
+    )
     c.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
     add_param_options(c, CompareParams, exclude=("model", "models"))
     c.set_defaults(func=run_compare)

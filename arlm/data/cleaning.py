@@ -89,10 +89,15 @@ def looks_binary(data: bytes) -> bool:
 
 
 # Byte order marks, longest first (UTF-32-LE's starts with UTF-16-LE's).
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 DETECT_BYTES = 1 << 20  # what ``auto`` shows the detector (it samples within that)
-NEAR_TIE = 0.1          # charset-normalizer "chaos" within which windows-1252 is preferred
+NEAR_TIE = 0.1  # charset-normalizer "chaos" within which windows-1252 is preferred
 _SINGLE_BYTE = re.compile(r"^(cp12\d\d|iso8859_\d+|latin_1|mac_\w+|cp8\d\d|cp7\d\d)$")
 
 
@@ -192,8 +197,16 @@ def may_be_binary_checked(data: bytes, policy: Policy) -> bool:
     return policy.encoding in ("utf-8", "auto") or ascii_compatible(policy.encoding)
 
 
-def decode_text(data: bytes, encoding: str, uri: str, policy: Policy, tally: Tally,
-                outcome=None, name: str | None = None, offset: int = 0) -> str | None:
+def decode_text(
+    data: bytes,
+    encoding: str,
+    uri: str,
+    policy: Policy,
+    tally: Tally,
+    outcome=None,
+    name: str | None = None,
+    offset: int = 0,
+) -> str | None:
     """``data`` decoded as ``encoding`` under ``policy.encoding_errors``; ``None``: skipped (tallied).
 
     Counted as ``utf8:ok`` / ``utf8:replaced`` whatever the codec (historic names: "decoded
@@ -212,7 +225,8 @@ def decode_text(data: bytes, encoding: str, uri: str, policy: Policy, tally: Tal
         if policy.encoding_errors == "strict":
             raise DataError(
                 f"{name or uri}: not valid {label} at byte {offset + exc.start} (encoding_errors=strict; "
-                "use 'replace' or 'skip', or --encoding NAME|auto)") from None
+                "use 'replace' or 'skip', or --encoding NAME|auto)"
+            ) from None
         if policy.encoding_errors == "skip":
             tally.skip(uri, "invalid-utf8" if encoding == "utf-8" else f"invalid-{encoding}")
             return None
@@ -316,8 +330,7 @@ def _ascii_document(data: bytes, uri: str, policy: Policy, tally: Tally) -> Clea
     return data, spans
 
 
-def clean_document(text: str, uri: str, policy: Policy, tally: Tally,
-                   controls_done: bool = False) -> Cleaned | None:
+def clean_document(text: str, uri: str, policy: Policy, tally: Tally, controls_done: bool = False) -> Cleaned | None:
     """One raw document to its cleaned UTF-8 bytes and segment spans (None: skipped, tallied)."""
     text = normalize_text(text, policy, controls_done=controls_done)
     if text.isascii():

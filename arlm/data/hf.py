@@ -53,12 +53,22 @@ def scan_hf(rest: str) -> tuple[str, list[FileEntry], list[Unit], dict[str, int]
     entries, units = [], []
     for split, d in splits.items():
         if column not in d.column_names:
-            raise DataError(f"hf:{name}: no column {column!r} in split {split or 'default'!r} "
-                            f"(columns: {', '.join(d.column_names[:10])})")
+            raise DataError(
+                f"hf:{name}: no column {column!r} in split {split or 'default'!r} "
+                f"(columns: {', '.join(d.column_names[:10])})"
+            )
         uri = f"hf:{name}" + (f"/{split}" if split else "")
         entry = FileEntry(uri, "", int(d.data.nbytes), 0, str(getattr(d, "_fingerprint", "")))
         entries.append(entry)
         for start in range(0, d.num_rows, ROWS_PER_UNIT):
-            units.append(Unit("hf", (entry,), column=column, dataset_path=name, dataset_split=split,
-                              row_range=(start, min(d.num_rows, start + ROWS_PER_UNIT))))
+            units.append(
+                Unit(
+                    "hf",
+                    (entry,),
+                    column=column,
+                    dataset_path=name,
+                    dataset_split=split,
+                    row_range=(start, min(d.num_rows, start + ROWS_PER_UNIT)),
+                )
+            )
     return f"hf:{name}:{column}", entries, units, {s: d.num_rows for s, d in splits.items()}

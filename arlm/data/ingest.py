@@ -61,19 +61,18 @@ def ingest(cfg: IngestConfig, home=None, progress: ProgressFn | None = None) -> 
     if progress is None and cfg.progress:
         progress = StderrProgress()
     with atomic_dir(final) as tmp:
-        atomic_write_json(tmp / OWNER_FILE, {"pid": os.getpid(), "host": socket.gethostname(),
-                                             "started": time.time()})
+        atomic_write_json(tmp / OWNER_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
         _write_version(cfg, plan, vid, tmp, progress)
         (tmp / OWNER_FILE).unlink()
     cv = load_corpus_version(home, vid)
     return cv
 
 
-def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
-                   progress: ProgressFn | None) -> dict:
+def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path, progress: ProgressFn | None) -> dict:
     policy = Policy.from_config(cfg)
-    job = Job(policy=policy, source=plan.spec, val_fraction=cfg.val_fraction,
-              test_fraction=cfg.test_fraction, dedup=cfg.dedup)
+    job = Job(
+        policy=policy, source=plan.spec, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, dedup=cfg.dedup
+    )
     sink = PartSink(tmp, SPLITS)
     guard = HeldOutGuard(cfg.val_fraction, cfg.test_fraction)
     counts = dict.fromkeys(SPLITS, 0)
@@ -92,9 +91,16 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
         done_files += len(result.outcomes)
         done_bytes += result.n_input_bytes
         if progress is not None:
-            progress({"files_done": done_files, "files_total": total_files,
-                      "bytes_done": done_bytes, "bytes_total": plan.n_bytes,
-                      "elapsed_s": time.perf_counter() - started, "backend": backend})
+            progress(
+                {
+                    "files_done": done_files,
+                    "files_total": total_files,
+                    "bytes_done": done_bytes,
+                    "bytes_total": plan.n_bytes,
+                    "elapsed_s": time.perf_counter() - started,
+                    "backend": backend,
+                }
+            )
     if not sum(counts.values()):
         raise DataError(f"{plan.spec}: no documents left after cleaning ({_why(tally)})")
     moves = guard.moves(counts)
@@ -108,8 +114,10 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     n_kept = sum(c["n_docs"] for c in split_counts.values())
     n_dupes = tally.counts.get("skipped:duplicate", 0)
     if n_kept != tally.counts.get("emitted-documents", 0) - n_dupes:  # an ingest bug, not bad input
-        raise RuntimeError(f"ingest counts disagree: {tally.counts.get('emitted-documents', 0)} documents "
-                           f"emitted - {n_dupes} duplicates != {n_kept} in the splits")
+        raise RuntimeError(
+            f"ingest counts disagree: {tally.counts.get('emitted-documents', 0)} documents "
+            f"emitted - {n_dupes} duplicates != {n_kept} in the splits"
+        )
     elapsed = time.perf_counter() - started
     stats = {
         "splits": split_counts,
@@ -126,18 +134,36 @@ def _write_version(cfg: IngestConfig, plan: SourcePlan, vid: str, tmp: Path,
     config = cfg.output_fields()
     config["corpus"] = plan.spec
     meta = {
-        "id": vid, "spec": plan.spec, "kind": plan.kind, "config": config, "stats": stats,
-        "files": sink.listing(), "python_version": plan.python_version,
-        "manifest_hash": content_hash(plan.manifest()), "format": LAKE_FORMAT,
+        "id": vid,
+        "spec": plan.spec,
+        "kind": plan.kind,
+        "config": config,
+        "stats": stats,
+        "files": sink.listing(),
+        "python_version": plan.python_version,
+        "manifest_hash": content_hash(plan.manifest()),
+        "format": LAKE_FORMAT,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    atomic_write_json(tmp / "sources.json", {
-        "entries": [{"uri": e.uri, "size": e.size, "mtime_ns": e.mtime_ns, "sha256": e.sha256}
-                    for e in plan.entries],
-        "outcomes": [{"uri": o.uri, "n_docs": o.n_docs, "n_bytes": o.n_bytes, "reason": o.reason,
-                      "encoding": o.encoding, "replaced": o.replaced}
-                     for o in outcomes.values()],
-    })
+    atomic_write_json(
+        tmp / "sources.json",
+        {
+            "entries": [
+                {"uri": e.uri, "size": e.size, "mtime_ns": e.mtime_ns, "sha256": e.sha256} for e in plan.entries
+            ],
+            "outcomes": [
+                {
+                    "uri": o.uri,
+                    "n_docs": o.n_docs,
+                    "n_bytes": o.n_bytes,
+                    "reason": o.reason,
+                    "encoding": o.encoding,
+                    "replaced": o.replaced,
+                }
+                for o in outcomes.values()
+            ],
+        },
+    )
     atomic_write_json(tmp / "corpus.json", meta)
     return meta
 
@@ -169,16 +195,26 @@ def check_splits(spec: str, counts: dict[str, int], needed: list[str], segmented
     if "train" in empty:
         fixes.append("smaller --val-fraction/--test-fraction")
     if held:
-        fixes.append(" ".join(f"--{s}-fraction 0" for s in held)
-                     + (f" (no {held[0]} split)" if len(held) == 1 else " (no such splits)"))
+        fixes.append(
+            " ".join(f"--{s}-fraction 0" for s in held)
+            + (f" (no {held[0]} split)" if len(held) == 1 else " (no such splits)")
+        )
     raise DataError(
         f"{spec}: only {n} document{'s' if n != 1 else ''} after cleaning (train {counts.get('train', 0)}, "
         f"val {counts.get('val', 0)}, test {counts.get('test', 0)}): the {' and '.join(empty)} "
-        f"split{'s' if len(empty) > 1 else ''} would be empty; give {', '.join(fixes[:-1])} or {fixes[-1]}")
+        f"split{'s' if len(empty) > 1 else ''} would be empty; give {', '.join(fixes[:-1])} or {fixes[-1]}"
+    )
 
 
-def _place_parts(index: int, result, sink: PartSink, guard: HeldOutGuard, counts: dict[str, int],
-                 seen: set[bytes] | None, tally: Tally) -> None:
+def _place_parts(
+    index: int,
+    result,
+    sink: PartSink,
+    guard: HeldOutGuard,
+    counts: dict[str, int],
+    seen: set[bytes] | None,
+    tally: Tally,
+) -> None:
     """Write a unit's parts, minus documents already written by an earlier unit."""
     dropped: set[str] = set()
     for doc_id, u, split in result.kept:
@@ -265,8 +301,10 @@ class StderrProgress:
         self._last = now
         mb = p["bytes_done"] / 1e6
         rate = mb / max(p["elapsed_s"], 1e-9)
-        line = (f"ingest: {p['files_done']:,}/{p['files_total']:,} files, "
-                f"{mb:,.1f}/{p['bytes_total'] / 1e6:,.1f} MB, {rate:,.1f} MB/s ({p['backend']})")
+        line = (
+            f"ingest: {p['files_done']:,}/{p['files_total']:,} files, "
+            f"{mb:,.1f}/{p['bytes_total'] / 1e6:,.1f} MB, {rate:,.1f} MB/s ({p['backend']})"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if last else ""))
         else:

@@ -58,9 +58,13 @@ def load_corpus_version(home, version_id: str) -> CorpusVersion:
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
     return CorpusVersion(
-        id=meta["id"], path=folder, spec=meta["spec"], stats=meta["stats"],
+        id=meta["id"],
+        path=folder,
+        spec=meta["spec"],
+        stats=meta["stats"],
         files={s: [folder / name for name in meta["files"].get(s, [])] for s in SPLITS},
-        python_version=meta.get("python_version"), config=meta.get("config", {}),
+        python_version=meta.get("python_version"),
+        config=meta.get("config", {}),
     )
 
 

@@ -33,8 +33,9 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def choose_backend(units: list[Unit], workers: int | None, ray_address: str | None,
-                   executor: str = "auto") -> tuple[str, int]:
+def choose_backend(
+    units: list[Unit], workers: int | None, ray_address: str | None, executor: str = "auto"
+) -> tuple[str, int]:
     """('inline'|'pool'|'ray', n_workers) for this work."""
     if executor == "ray" or (executor == "auto" and (ray_address or _ray_connected())):
         return "ray", workers or 0
@@ -50,8 +51,9 @@ def _ray_connected() -> bool:
     return bool(ray is not None and ray.is_initialized())
 
 
-def map_units(units: list[Unit], job: Job, workers: int | None = None,
-              ray_address: str | None = None, executor: str = "auto") -> Iterator[UnitResult]:
+def map_units(
+    units: list[Unit], job: Job, workers: int | None = None, ray_address: str | None = None, executor: str = "auto"
+) -> Iterator[UnitResult]:
     backend, n = choose_backend(units, workers, ray_address, executor)
     if backend == "inline":
         for unit in units:
@@ -77,7 +79,8 @@ def _map_pool(units: list[Unit], job: Job, n: int) -> Iterator[UnitResult]:
         except BrokenProcessPool:
             raise ArlmError(
                 "ingest: a reader process died (out of memory, killed, or a script calling ingest "
-                "without `if __name__ == '__main__':`; workers=1 reads in-process)") from None
+                "without `if __name__ == '__main__':`; workers=1 reads in-process)"
+            ) from None
         finally:
             for f in window:
                 f.cancel()

@@ -18,10 +18,16 @@ ROW_GROUP_BYTES = 32 << 20
 def parquet_schema():
     import pyarrow as pa
 
-    return pa.schema([
-        ("doc_id", pa.string()), ("source", pa.string()), ("uri", pa.string()),
-        ("text", pa.string()), ("n_bytes", pa.int64()), ("split", pa.string()),
-    ])
+    return pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("source", pa.string()),
+            ("uri", pa.string()),
+            ("text", pa.string()),
+            ("n_bytes", pa.int64()),
+            ("split", pa.string()),
+        ]
+    )
 
 
 def part_name(split: str, unit_index: int) -> str:
@@ -34,9 +40,14 @@ def encode_part(table, compression_level: int | None = None) -> bytes:
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, parquet_schema(), compression="zstd", compression_level=compression_level,
-                          use_dictionary=["source", "split"],
-                          write_statistics=["doc_id", "n_bytes", "split"]) as writer:
+    with pq.ParquetWriter(
+        sink,
+        parquet_schema(),
+        compression="zstd",
+        compression_level=compression_level,
+        use_dictionary=["source", "split"],
+        write_statistics=["doc_id", "n_bytes", "split"],
+    ) as writer:
         sizes = table.column("n_bytes").to_pylist()
         start = acc = 0
         for i, n in enumerate(sizes):
@@ -55,10 +66,16 @@ def build_table(doc_ids: list[str], uris: list[str], texts, sizes: list[int], so
 
     n = len(doc_ids)
     return pa.Table.from_arrays(
-        [pa.array(doc_ids, pa.string()), pa.array([source] * n, pa.string()),
-         pa.array(uris, pa.string()), texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()),
-         pa.array(sizes, pa.int64()), pa.array([split] * n, pa.string())],
-        schema=parquet_schema())
+        [
+            pa.array(doc_ids, pa.string()),
+            pa.array([source] * n, pa.string()),
+            pa.array(uris, pa.string()),
+            texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string()),
+            pa.array(sizes, pa.int64()),
+            pa.array([split] * n, pa.string()),
+        ],
+        schema=parquet_schema(),
+    )
 
 
 def drop_docs(data: bytes, doc_ids: set[str]) -> bytes | None:

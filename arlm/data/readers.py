@@ -42,8 +42,7 @@ def process_unit(unit: Unit, job: Job) -> UnitResult:
     return result.seal(job)
 
 
-def _emit(result: UnitResult, uri: str, cleaned: Cleaned | None, outcome: FileOutcome,
-          policy: Policy) -> None:
+def _emit(result: UnitResult, uri: str, cleaned: Cleaned | None, outcome: FileOutcome, policy: Policy) -> None:
     """Append a cleaned document's segments: sha256 doc id and split hash from the bytes."""
     if cleaned is None:
         return
@@ -151,8 +150,9 @@ def _read_range(unit: Unit) -> tuple[FileEntry, bytes, int]:
         raise DataError(f"{entry.path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _decoded_lines(entry: FileEntry, data: bytes, start: int, first_line: int, policy: Policy,
-                   result: UnitResult, outcome: FileOutcome):
+def _decoded_lines(
+    entry: FileEntry, data: bytes, start: int, first_line: int, policy: Policy, result: UnitResult, outcome: FileOutcome
+):
     """(line number, text) of each non-blank line of a JSONL slice, decoded under the policy.
 
     ASCII-compatible codecs decode line by line (``skip`` drops a line, ``strict`` names it);
@@ -187,11 +187,14 @@ def _decoded_lines(entry: FileEntry, data: bytes, start: int, first_line: int, p
             line = raw.decode(encoding)
         except UnicodeDecodeError:
             if policy.encoding_errors == "strict":
-                raise DataError(f"{entry.path}: line {lineno} is not valid {label} "
-                                "(encoding_errors=strict; or --encoding NAME|auto)") from None
+                raise DataError(
+                    f"{entry.path}: line {lineno} is not valid {label} "
+                    "(encoding_errors=strict; or --encoding NAME|auto)"
+                ) from None
             if policy.encoding_errors == "skip":
-                result.tally.skip(f"{entry.uri}:{lineno}",
-                                  "invalid-utf8" if encoding == "utf-8" else f"invalid-{encoding}")
+                result.tally.skip(
+                    f"{entry.uri}:{lineno}", "invalid-utf8" if encoding == "utf-8" else f"invalid-{encoding}"
+                )
                 continue
             result.tally.add("utf8:replaced")
             outcome.replaced = True
@@ -221,8 +224,7 @@ def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
         except json.JSONDecodeError as exc:
             raise DataError(f"{entry.path}: line {lineno} is not valid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
-            raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, "
-                            "expected an object")
+            raise DataError(f"{entry.path}: line {lineno} is a JSON {type(record).__name__}, expected an object")
         value = record.get(col)
         if value is None:
             n_missing += 1
@@ -233,9 +235,11 @@ def _read_jsonl(unit: Unit, policy: Policy, result: UnitResult) -> None:
         _clean_record(value, f"{entry.uri}:{lineno}", policy, result, outcome)
     if n_missing and not n_present:
         lineno, fields = first_missing  # type: ignore[misc]
-        raise DataError(f"{entry.path}: no record has a {col!r} field (null or missing on all "
-                        f"{n_missing}; line {lineno} has fields: {', '.join(fields) or 'none'}); "
-                        f"name the text field as {Path(entry.path).name}:FIELD")
+        raise DataError(
+            f"{entry.path}: no record has a {col!r} field (null or missing on all "
+            f"{n_missing}; line {lineno} has fields: {', '.join(fields) or 'none'}); "
+            f"name the text field as {Path(entry.path).name}:FIELD"
+        )
     if not outcome.n_docs:
         outcome.reason = outcome.reason or "no-documents"
 
@@ -248,8 +252,7 @@ def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
     result.n_input_bytes += len(data)
     csv.field_size_limit(min(sys.maxsize, 4 * policy.max_chars))
     encoding, n = choose_encoding(data, policy, at_start=start == 0)
-    text = decode_text(data[n:], encoding, entry.uri, policy, result.tally, outcome,
-                       name=entry.path, offset=start + n)
+    text = decode_text(data[n:], encoding, entry.uri, policy, result.tally, outcome, name=entry.path, offset=start + n)
     if text is None:
         outcome.reason = _last_reason(result.tally, entry.uri)
         return
@@ -259,9 +262,11 @@ def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
         if reader.fieldnames is None:
             raise DataError(f"{entry.path}: empty CSV file (no header row)")
         if col not in reader.fieldnames:
-            raise DataError(f"{entry.path}: no column {col!r} in the CSV header "
-                            f"(columns: {', '.join(reader.fieldnames[:10])}); name the text column "
-                            f"as {Path(entry.path).name}:COLUMN")
+            raise DataError(
+                f"{entry.path}: no column {col!r} in the CSV header "
+                f"(columns: {', '.join(reader.fieldnames[:10])}); name the text column "
+                f"as {Path(entry.path).name}:COLUMN"
+            )
         line_base = unit.first_line - 1
         prev = reader.line_num
         for row in reader:
@@ -269,8 +274,9 @@ def _read_csv(unit: Unit, policy: Policy, result: UnitResult) -> None:
             prev = reader.line_num
             _clean_record(row[col], f"{entry.uri}:{lineno}", policy, result, outcome)
     except csv.Error as exc:
-        raise DataError(f"{entry.path}: malformed CSV near line {unit.first_line + reader.line_num - 1} "
-                        f"({exc})") from None
+        raise DataError(
+            f"{entry.path}: malformed CSV near line {unit.first_line + reader.line_num - 1} ({exc})"
+        ) from None
     if not outcome.n_docs:
         outcome.reason = outcome.reason or "no-documents"
 
@@ -354,7 +360,7 @@ def _read_hf(unit: Unit, policy: Policy, result: UnitResult) -> None:
     ds = open_dataset(unit.dataset_path, unit.dataset_split)
     start, stop = unit.row_range or (0, len(ds))
     for i in range(start, stop, 1000):
-        batch = ds[i:min(stop, i + 1000)][unit.column]
+        batch = ds[i : min(stop, i + 1000)][unit.column]
         for j, value in enumerate(batch):
             if isinstance(value, str):
                 n = len(value.encode("utf-8", errors="surrogatepass"))

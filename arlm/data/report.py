@@ -58,9 +58,11 @@ def replaced_files_line(rep: dict, limit: int = MAX_LISTED) -> str:
     names = rep.get("replaced_files", [])[:limit]
     more = f" and {n - len(names):,} more" if n > len(names) else ""
     encs = ", ".join(rep.get("encodings", {})) or "utf-8"
-    return (f"{n:,} file{'s' if n != 1 else ''} had bytes not valid in their encoding ({encs}), "
-            f"replaced by U+FFFD: {', '.join(names)}{more} (see --encoding NAME|auto, "
-            "--encoding-errors strict|skip)")
+    return (
+        f"{n:,} file{'s' if n != 1 else ''} had bytes not valid in their encoding ({encs}), "
+        f"replaced by U+FFFD: {', '.join(names)}{more} (see --encoding NAME|auto, "
+        "--encoding-errors strict|skip)"
+    )
 
 
 def _rows(cv) -> list[tuple[str, str]]:
@@ -78,10 +80,15 @@ def _rows(cv) -> list[tuple[str, str]]:
     else:
         docs = f"{kept:,} ({rep['documents_segmented']:,} cut into segments)"
     encs = ", ".join(f"{k} {v:,}" for k, v in rep.get("encodings", {}).items())
-    rows = [("files read", f"{rep['files_read']:,} ({rep['files_with_documents']:,} gave documents)"),
-            ("documents kept", docs),
-            ("decoding", f"{rep['utf8_ok']:,} ok, {rep['utf8_replaced']:,} with replacements"
-                         + (f" (files by encoding: {encs})" if encs else ""))]
+    rows = [
+        ("files read", f"{rep['files_read']:,} ({rep['files_with_documents']:,} gave documents)"),
+        ("documents kept", docs),
+        (
+            "decoding",
+            f"{rep['utf8_ok']:,} ok, {rep['utf8_replaced']:,} with replacements"
+            + (f" (files by encoding: {encs})" if encs else ""),
+        ),
+    ]
     for reason, n in rep["skipped"].items():
         rows.append((f"skipped: {reason}", f"{n:,}"))
     for split in ("train", "val", "test"):
@@ -111,15 +118,24 @@ def report_text(cv) -> str:
 
 def report_markdown(cv) -> str:
     """Markdown for a Prefect artifact (``create_markdown_artifact``)."""
-    lines = [f"### Corpus version `{cv.id}`", "", f"Spec: `{cv.spec}`"
-             + (f", Python {cv.python_version}" if cv.python_version else "")
-             + (" (reused: nothing changed)" if cv.reused else ""), "",
-             "| | |", "| --- | --- |"]
+    lines = [
+        f"### Corpus version `{cv.id}`",
+        "",
+        f"Spec: `{cv.spec}`"
+        + (f", Python {cv.python_version}" if cv.python_version else "")
+        + (" (reused: nothing changed)" if cv.reused else ""),
+        "",
+        "| | |",
+        "| --- | --- |",
+    ]
     lines += [f"| {k} | {v} |" for k, v in _rows(cv)]
     replaced = cv.stats["cleaning"].get("replaced_files", [])
     if replaced:
-        lines += ["", f"Files with U+FFFD replacements ({cv.stats['cleaning']['files_with_replacements']:,}): "
-                  + ", ".join(f"`{u}`" for u in replaced[:MAX_LISTED])]
+        lines += [
+            "",
+            f"Files with U+FFFD replacements ({cv.stats['cleaning']['files_with_replacements']:,}): "
+            + ", ".join(f"`{u}`" for u in replaced[:MAX_LISTED]),
+        ]
     examples = cv.stats["cleaning"]["skipped_examples"][:MAX_LISTED]
     if examples:
         lines += ["", "| skipped input | reason |", "| --- | --- |"]

@@ -37,17 +37,16 @@ from arlm.data_catalog import shipped_dir
 from arlm.errors import ConfigError, DataError
 
 TABULAR_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-DEFAULT_COLUMN = "text"      # the field read from a tabular file given without :COLUMN
-UNIT_BYTES = 16 << 20        # input bytes per work unit (bounds a worker's memory)
-UNIT_FILES = 256             # files per work unit (bounds scheduling overhead for tiny files)
-STDLIB_EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test",
-                        "__pycache__", "__phello__"}
+DEFAULT_COLUMN = "text"  # the field read from a tabular file given without :COLUMN
+UNIT_BYTES = 16 << 20  # input bytes per work unit (bounds a worker's memory)
+UNIT_FILES = 256  # files per work unit (bounds scheduling overhead for tiny files)
+STDLIB_EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__", "__phello__"}
 
 
 @dataclass
 class SourcePlan:
-    spec: str                      # canonical (absolute paths)
-    kind: str                      # stdlib-docs, stdlib-code, text, jsonl, csv, parquet, url, hf
+    spec: str  # canonical (absolute paths)
+    kind: str  # stdlib-docs, stdlib-code, text, jsonl, csv, parquet, url, hf
     entries: list[FileEntry]
     units: list[Unit]
     python_version: str | None = None
@@ -59,8 +58,13 @@ class SourcePlan:
 
     def manifest(self) -> dict:
         """What the version id covers: every input's identity (path, size, mtime or hash)."""
-        return {"spec": self.spec, "kind": self.kind, "python": self.python_version,
-                "files": [e.manifest_row() for e in self.entries], **self.extra_manifest}
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "python": self.python_version,
+            "files": [e.manifest_row() for e in self.entries],
+            **self.extra_manifest,
+        }
 
 
 # data_catalog/corpora of the repository, installed as package data of ``arlm.data_catalog``
@@ -106,8 +110,7 @@ def plan_source(cfg: IngestConfig, cache_dir: Path, named_dirs: tuple[Path, ...]
         from arlm.data.hf import scan_hf
 
         canonical, entries, units, rows = scan_hf(spec[3:])
-        return SourcePlan(spec=canonical, kind="hf", entries=entries, units=units,
-                          extra_manifest={"rows": rows})
+        return SourcePlan(spec=canonical, kind="hf", entries=entries, units=units, extra_manifest={"rows": rows})
     path, column = split_path_column(spec)
     return _plan_path(path, column, cfg)
 
@@ -175,8 +178,9 @@ def is_tabular(path: str | Path) -> bool:
     return Path(path).suffix.lower() in TABULAR_EXT
 
 
-def walk_folder(root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
-                follow_symlinks: bool) -> list[FileEntry]:
+def walk_folder(
+    root: Path, include: tuple[str, ...], exclude: tuple[str, ...], follow_symlinks: bool
+) -> list[FileEntry]:
     """Files under ``root`` in sorted order; hidden entries skipped; a symlink loop is an error.
 
     Globs are ``fnmatch`` patterns on the POSIX path relative to ``root`` (``*`` also crosses
@@ -249,18 +253,21 @@ def _whole_file_only(entry: FileEntry, encoding: str) -> bool:
 def _tabular_units(entry: FileEntry, column: str, encoding: str = "utf-8") -> list[Unit]:
     fmt = TABULAR_EXT.get(Path(entry.path).suffix.lower())
     if fmt is None:
-        raise ConfigError(f"{entry.path}: a text column ({column!r}) needs a .jsonl, .csv or "
-                          ".parquet file")
+        raise ConfigError(f"{entry.path}: a text column ({column!r}) needs a .jsonl, .csv or .parquet file")
     if fmt in ("jsonl", "csv") and _whole_file_only(entry, encoding):
         return [Unit(fmt, (entry,), column=column)]
     if fmt == "jsonl":
-        return [Unit("jsonl", (entry,), column=column, byte_range=(a, b), first_line=line)
-                for a, b, line in record_ranges(Path(entry.path), UNIT_BYTES)]
+        return [
+            Unit("jsonl", (entry,), column=column, byte_range=(a, b), first_line=line)
+            for a, b, line in record_ranges(Path(entry.path), UNIT_BYTES)
+        ]
     if fmt == "csv":
         ranges = record_ranges(Path(entry.path), UNIT_BYTES, quoted=True)
         header = _csv_header(entry, encoding) if len(ranges) > 1 else ()
-        return [Unit("csv", (entry,), column=column, byte_range=(a, b), first_line=line,
-                     header=header if a > 0 else ()) for a, b, line in ranges]
+        return [
+            Unit("csv", (entry,), column=column, byte_range=(a, b), first_line=line, header=header if a > 0 else ())
+            for a, b, line in ranges
+        ]
     import pyarrow.parquet as pq
 
     try:
@@ -269,8 +276,10 @@ def _tabular_units(entry: FileEntry, column: str, encoding: str = "utf-8") -> li
     except Exception as exc:
         raise DataError(f"{entry.path}: cannot read Parquet ({exc})") from None
     if column not in schema.names:
-        raise DataError(f"{entry.path}: no column {column!r} (columns: {', '.join(schema.names[:10])}); "
-                        f"name the text column as {Path(entry.path).name}:COLUMN")
+        raise DataError(
+            f"{entry.path}: no column {column!r} (columns: {', '.join(schema.names[:10])}); "
+            f"name the text column as {Path(entry.path).name}:COLUMN"
+        )
     units, batch, size = [], [], 0
     for rg in range(pf.metadata.num_row_groups):
         rg_size = pf.metadata.row_group(rg).total_byte_size
@@ -321,6 +330,11 @@ def _plan_stdlib(spec: str) -> SourcePlan:
         topics = FileEntry("pydoc_data.topics", str(tp), st.st_size, st.st_mtime_ns)
         units.append(Unit("pydoc-topics", (topics,)))
         files = files + [topics]
-    return SourcePlan(spec=spec, kind=spec, entries=files, units=units,
-                      python_version=platform.python_version(),
-                      extra_manifest={"python_build": sys.version, "stdlib": str(root)})
+    return SourcePlan(
+        spec=spec,
+        kind=spec,
+        entries=files,
+        units=units,
+        python_version=platform.python_version(),
+        extra_manifest={"python_build": sys.version, "stdlib": str(root)},
+    )

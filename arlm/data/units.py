@@ -15,8 +15,8 @@ from arlm.data.cleaning import Policy, Tally
 class FileEntry:
     """One input file (or URL / dataset shard) of the source manifest."""
 
-    uri: str             # what users see: a path relative to the source root, a URL, ...
-    path: str            # where to read it (absolute), "" for in-memory sources
+    uri: str  # what users see: a path relative to the source root, a URL, ...
+    path: str  # where to read it (absolute), "" for in-memory sources
     size: int
     mtime_ns: int = 0
     sha256: str = ""
@@ -39,11 +39,11 @@ class Unit:
     column: str | None = None
     row_groups: tuple[int, ...] = ()
     row_range: tuple[int, int] | None = None
-    dataset_path: str = ""   # hf: the saved folder (load_from_disk) or dataset name
+    dataset_path: str = ""  # hf: the saved folder (load_from_disk) or dataset name
     dataset_split: str = ""
     byte_range: tuple[int, int] | None = None  # jsonl / csv: a slice of the file at record bounds
-    first_line: int = 1                        # the physical line number at byte_range[0]
-    header: tuple[str, ...] = ()               # csv ranges after the first: the column names
+    first_line: int = 1  # the physical line number at byte_range[0]
+    header: tuple[str, ...] = ()  # csv ranges after the first: the column names
 
     @property
     def n_bytes(self) -> int:
@@ -60,7 +60,7 @@ class FileOutcome:
     n_docs: int = 0
     n_bytes: int = 0
     reason: str = ""
-    encoding: str = ""      # the codec its bytes were decoded with ("" when not decoded)
+    encoding: str = ""  # the codec its bytes were decoded with ("" when not decoded)
     replaced: bool = False  # some bytes were not valid in that codec and became U+FFFD
 
 
@@ -69,7 +69,7 @@ class Job:
     """What every unit of one ingest shares: the cleaning policy and how to split and write."""
 
     policy: Policy
-    source: str                 # the canonical spec, the ``source`` column
+    source: str  # the canonical spec, the ``source`` column
     val_fraction: float
     test_fraction: float
     dedup: bool = True
@@ -113,9 +113,14 @@ class UnitResult:
             rows.setdefault(split, []).append(i)
             self.kept.append((doc_id, u, split))
         for split, idx in rows.items():
-            table = build_table([self.doc_ids[i] for i in idx], [self.uris[i] for i in idx],
-                                _text_array([self.chunks[i] for i in idx], [self.sizes[i] for i in idx]),
-                                [self.sizes[i] for i in idx], job.source, split)
+            table = build_table(
+                [self.doc_ids[i] for i in idx],
+                [self.uris[i] for i in idx],
+                _text_array([self.chunks[i] for i in idx], [self.sizes[i] for i in idx]),
+                [self.sizes[i] for i in idx],
+                job.source,
+                split,
+            )
             self.parts[split] = encode_part(table, job.compression_level)
         self.doc_ids, self.units, self.uris, self.chunks, self.sizes = [], [], [], [], []
         return self

@@ -35,8 +35,7 @@ def compression_baselines(data: bytes) -> dict[str, float]:
     return {name: 8.0 * size / n for name, size in sizes.items()}
 
 
-def unigram_bits_per_byte(train_tokens: np.ndarray, test_tokens: np.ndarray, vocab_size: int,
-                          n_bytes: int) -> float:
+def unigram_bits_per_byte(train_tokens: np.ndarray, test_tokens: np.ndarray, vocab_size: int, n_bytes: int) -> float:
     """Bits per byte of ``test_tokens`` under add-one smoothed unigram frequencies of ``train_tokens``.
 
     Add-one smoothing keeps every token id in ``[0, vocab_size)`` at a finite cost, so a test token

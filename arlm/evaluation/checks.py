@@ -28,6 +28,8 @@ def check_finite_metrics(metrics: Mapping[str, Any], where: str = "evaluation") 
     bad = non_finite_metrics(metrics)
     if bad:
         listed = ", ".join(f"{k}={v}" for k, v in sorted(bad.items())[:4])
-        raise DataError(f"{where}: non-finite metrics ({listed}): the model's weights are broken "
-                        "(corrupted file or diverged training); nothing recorded")
+        raise DataError(
+            f"{where}: non-finite metrics ({listed}): the model's weights are broken "
+            "(corrupted file or diverged training); nothing recorded"
+        )
     return metrics

@@ -32,15 +32,22 @@ def exact_windows(seq: np.ndarray, block_size: int, batch_size: int):
     for start in range(0, n_full, batch_size):
         stop = min(start + batch_size, n_full)
         lo, hi = start * block_size, stop * block_size
-        yield (seq[lo:hi].reshape(-1, block_size), seq[lo + 1:hi + 1].reshape(-1, block_size))
+        yield (seq[lo:hi].reshape(-1, block_size), seq[lo + 1 : hi + 1].reshape(-1, block_size))
     rest = n_pred - n_full * block_size
     if rest:
         lo = n_full * block_size
-        yield seq[lo:lo + rest][None, :], seq[lo + 1:lo + 1 + rest][None, :]
+        yield seq[lo : lo + rest][None, :], seq[lo + 1 : lo + 1 + rest][None, :]
 
 
-def evaluate_tokens(model: Any, tokens: np.ndarray, n_bytes: int, block_size: int, batch_size: int,
-                    device: str | torch.device = "cpu", bos_id: int | None = None) -> dict[str, float]:
+def evaluate_tokens(
+    model: Any,
+    tokens: np.ndarray,
+    n_bytes: int,
+    block_size: int,
+    batch_size: int,
+    device: str | torch.device = "cpu",
+    bos_id: int | None = None,
+) -> dict[str, float]:
     """Loss (nats/token), perplexity, bits per byte and next-token accuracy of ``model`` on ``tokens``.
 
     ``n_bytes`` is the UTF-8 byte count of the text the tokens encode (the bits-per-byte
@@ -49,12 +56,10 @@ def evaluate_tokens(model: Any, tokens: np.ndarray, n_bytes: int, block_size: in
     The model is moved to ``device`` and put in eval mode for the call (its mode is restored).
     """
     if block_size < 1 or batch_size < 1:
-        raise ConfigError(f"evaluate_tokens: block_size and batch_size must be >= 1, "
-                          f"got {block_size} and {batch_size}")
+        raise ConfigError(f"evaluate_tokens: block_size and batch_size must be >= 1, got {block_size} and {batch_size}")
     limit = getattr(model, "max_context", None)
     if limit is not None and block_size > limit:
-        raise ConfigError(f"evaluate_tokens: block_size {block_size} exceeds the model's context "
-                          f"limit {limit}")
+        raise ConfigError(f"evaluate_tokens: block_size {block_size} exceeds the model's context limit {limit}")
     if n_bytes <= 0:
         raise DataError(f"evaluate_tokens: n_bytes must be > 0, got {n_bytes}")
     seq = np.asarray(tokens).astype(np.int64, copy=False).ravel()
@@ -84,8 +89,10 @@ def evaluate_tokens(model: Any, tokens: np.ndarray, n_bytes: int, block_size: in
         model.train(was_training)
     loss = total_nats / n_tokens
     if not math.isfinite(loss):
-        raise DataError(f"evaluation gave a non-finite loss ({loss}) over {n_tokens} tokens: the model's "
-                        "weights are broken (corrupted file or diverged training); nothing recorded")
+        raise DataError(
+            f"evaluation gave a non-finite loss ({loss}) over {n_tokens} tokens: the model's "
+            "weights are broken (corrupted file or diverged training); nothing recorded"
+        )
     return {
         "loss": loss,
         "perplexity": math.exp(min(loss, 700.0)),

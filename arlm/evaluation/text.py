@@ -46,8 +46,9 @@ def evaluate_text(generator: Any, text: str, batch_size: int = 16) -> dict[str, 
     if not ids:
         raise DataError("text encodes to no tokens: nothing to evaluate")
     tokens = np.asarray([*ids, generator.eot_id], dtype=np.int64)
-    metrics = evaluate_tokens(generator.model, tokens, len(data), context_length(generator.model),
-                              batch_size, bos_id=generator.eot_id)
+    metrics = evaluate_tokens(
+        generator.model, tokens, len(data), context_length(generator.model), batch_size, bos_id=generator.eot_id
+    )
     for name, bpb in compression_baselines(data).items():
         metrics[f"{name}_bits_per_byte"] = bpb
     return metrics

@@ -16,8 +16,7 @@ def _as_tuple(value: Any, name: str, kind: type) -> tuple:
     try:
         items = tuple(value)
     except TypeError:
-        raise ConfigError(f"generation option {name}: expected a list of {kind.__name__}, "
-                          f"got {value!r}") from None
+        raise ConfigError(f"generation option {name}: expected a list of {kind.__name__}, got {value!r}") from None
     for item in items:
         if not isinstance(item, kind) or isinstance(item, bool):
             raise ConfigError(f"generation option {name}: expected {kind.__name__} items, got {item!r}")
@@ -54,10 +53,8 @@ class GenerationConfig:
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
-                or self.max_new_tokens < 1:
-            raise ConfigError(f"generation option max_new_tokens must be an integer >= 1, "
-                              f"got {self.max_new_tokens!r}")
+        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
+            raise ConfigError(f"generation option max_new_tokens must be an integer >= 1, got {self.max_new_tokens!r}")
         if isinstance(self.num_beams, bool) or not isinstance(self.num_beams, int) or self.num_beams < 1:
             raise ConfigError(f"generation option num_beams must be an integer >= 1, got {self.num_beams!r}")
         top_k = self.top_k or None
@@ -80,12 +77,16 @@ class GenerationConfig:
             do_sample = temperature not in (0.0, 1.0) or top_k is not None or top_p < 1.0
         set_("do_sample", bool(do_sample))
         if self.do_sample and temperature <= 0:
-            raise ConfigError(f"generation option temperature must be > 0 when sampling (top_k/top_p/"
-                              f"do_sample given), got {self.temperature!r}; use temperature=0 alone "
-                              "for greedy decoding")
+            raise ConfigError(
+                f"generation option temperature must be > 0 when sampling (top_k/top_p/"
+                f"do_sample given), got {self.temperature!r}; use temperature=0 alone "
+                "for greedy decoding"
+            )
         if self.do_sample and self.num_beams > 1:
-            raise ConfigError("generation options: beam search (num_beams > 1) cannot be combined with "
-                              "sampling (temperature/top_k/top_p/do_sample)")
+            raise ConfigError(
+                "generation options: beam search (num_beams > 1) cannot be combined with "
+                "sampling (temperature/top_k/top_p/do_sample)"
+            )
         stop = _as_tuple(self.stop, "stop", str)
         if any(s == "" for s in stop):
             raise ConfigError("generation option stop: stop strings must not be empty")

@@ -34,7 +34,7 @@ from arlm.generation.steppers import make_stepper
 from arlm.generation.stopping import StopChecker
 
 OnToken = Callable[[int, int], None]  # (prompt index, token id)
-OnNotice = Callable[[str], None]      # a one-line notice for the user (the CLI prints it on stderr)
+OnNotice = Callable[[str], None]  # a one-line notice for the user (the CLI prints it on stderr)
 
 
 class PromptTruncatedWarning(UserWarning):
@@ -56,8 +56,9 @@ def model_device(model: Any) -> torch.device:
     return torch.device("cpu")
 
 
-def _prepare_prompts(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig,
-                     on_notice: OnNotice | None = None) -> list[list[int]]:
+def _prepare_prompts(
+    model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig, on_notice: OnNotice | None = None
+) -> list[list[int]]:
     if not prompts:
         raise ConfigError("generate: no prompts given")
     kind = getattr(model, "kind", "model")
@@ -72,17 +73,24 @@ def _prepare_prompts(model: Any, prompts: Sequence[Sequence[int]], cfg: Generati
             raise ConfigError(f"generate: prompt {i} has token ids outside [0, {vocab})")
         if limit is not None and len(ids) > limit:
             which = f"prompt {i} " if len(prompts) > 1 else "the prompt "
-            notify(f"{which}has {len(ids):,} tokens, more than the {limit:,}-token context of this "
-                   f"{kind} model: only its last {limit:,} tokens are used", on_notice)
+            notify(
+                f"{which}has {len(ids):,} tokens, more than the {limit:,}-token context of this "
+                f"{kind} model: only its last {limit:,} tokens are used",
+                on_notice,
+            )
             ids = ids[-limit:]
         out.append(ids)
     return out
 
 
-def generate(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig,
-             on_token: OnToken | None = None,
-             decode: Callable[[list[int]], str] | None = None,
-             on_notice: OnNotice | None = None) -> list[list[int]]:
+def generate(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    cfg: GenerationConfig,
+    on_token: OnToken | None = None,
+    decode: Callable[[list[int]], str] | None = None,
+    on_notice: OnNotice | None = None,
+) -> list[list[int]]:
     """New token ids for each prompt (prompt excluded, stop token ids excluded).
 
     ``on_token(row, token_id)`` is called as each token is chosen (streaming). ``decode`` turns ids
@@ -108,8 +116,9 @@ def generate(model: Any, prompts: Sequence[Sequence[int]], cfg: GenerationConfig
         model.train(was_training)
 
 
-def _decode_lockstep(model: Any, rows: list[list[int]], cfg: GenerationConfig, stopper: StopChecker,
-                     on_token: OnToken | None) -> list[list[int]]:
+def _decode_lockstep(
+    model: Any, rows: list[list[int]], cfg: GenerationConfig, stopper: StopChecker, on_token: OnToken | None
+) -> list[list[int]]:
     device = model_device(model)
     generator = make_generator(cfg.seed, device)
     lengths = [len(r) for r in rows]
@@ -117,7 +126,7 @@ def _decode_lockstep(model: Any, rows: list[list[int]], cfg: GenerationConfig, s
     width = max(lengths)
     padded = torch.zeros(len(rows), width, dtype=torch.long, device=device)
     for i, r in enumerate(rows):
-        padded[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+        padded[i, : len(r)] = torch.tensor(r, dtype=torch.long)
     lengths_t = torch.tensor(lengths, device=device)
 
     stepper = make_stepper(model, padded[:, :start], cfg.use_cache)
@@ -200,7 +209,8 @@ def _beam_search(model: Any, prompt: list[int], cfg: GenerationConfig, stopper: 
         if not beams:
             break
         if len(finished) >= width and max(f[0] for f in finished) >= max(
-                norm(s, len(b)) for s, b in zip(new_scores, beams)):
+            norm(s, len(b)) for s, b in zip(new_scores, beams)
+        ):
             break
         if t == cfg.max_new_tokens - 1:
             break

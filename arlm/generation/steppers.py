@@ -37,7 +37,7 @@ class CachedStepper:
         if self.limit is not None:
             self.window = torch.cat([self.window, tokens[:, None]], dim=1)
             if self.window.size(1) > self.limit or self.state is None:
-                self.window = self.window[:, -self.limit:]
+                self.window = self.window[:, -self.limit :]
                 self.state = None  # sliding from now on: the cache no longer matches the window
                 logits, _ = self.model(self.window)
                 self.logits = logits[:, -1, :]
@@ -65,7 +65,7 @@ class RecomputeStepper:
 
     def _last_logits(self) -> torch.Tensor:
         if self.limit is not None:
-            self.idx = self.idx[:, -self.limit:]
+            self.idx = self.idx[:, -self.limit :]
         logits, _ = self.model(self.idx)
         return logits[:, -1, :]
 

@@ -15,8 +15,9 @@ _MARGIN = 4
 class StopChecker:
     def __init__(self, cfg: GenerationConfig, decode: Callable[[list[int]], str] | None):
         if cfg.stop and decode is None:
-            raise ConfigError("generation option stop: stop strings need a decode callback "
-                              "(generate(..., decode=tokenizer.decode))")
+            raise ConfigError(
+                "generation option stop: stop strings need a decode callback (generate(..., decode=tokenizer.decode))"
+            )
         self.stop_ids = frozenset(cfg.stop_token_ids)
         self.stop = cfg.stop
         self.decode = decode
@@ -30,5 +31,5 @@ class StopChecker:
         so the first occurrence is always caught within the decoded tail)."""
         if not self.stop:
             return False
-        text = self.decode(list(generated[-self.tail:]))
+        text = self.decode(list(generated[-self.tail :]))
         return any(s in text for s in self.stop)

@@ -38,20 +38,21 @@ class StreamDecoder:
         text = self.decode(self.ids)
         if text.endswith("\ufffd"):
             return ""
-        piece, self.emitted = text[self.emitted:], len(text)
+        piece, self.emitted = text[self.emitted :], len(text)
         return piece
 
     def flush(self) -> str:
         text = self.decode(self.ids)
-        piece, self.emitted = text[self.emitted:], len(text)
+        piece, self.emitted = text[self.emitted :], len(text)
         return piece
 
 
 class TextGenerator:
     """A loaded model + tokenizer. ``tags`` carries registry metadata when loaded from MLflow."""
 
-    def __init__(self, model: Any, hf_tokenizer: Any, eot_id: int, tags: dict[str, str] | None = None,
-                 source: str = ""):
+    def __init__(
+        self, model: Any, hf_tokenizer: Any, eot_id: int, tags: dict[str, str] | None = None, source: str = ""
+    ):
         self.model = model
         self.tokenizer = hf_tokenizer
         self.eot_id = eot_id
@@ -59,8 +60,14 @@ class TextGenerator:
         self.source = source
 
     @classmethod
-    def from_dirs(cls, model_dir: str | Path, tokenizer_dir: str | Path, device: str = "cpu",
-                  tags: dict[str, str] | None = None, source: str = "") -> TextGenerator:
+    def from_dirs(
+        cls,
+        model_dir: str | Path,
+        tokenizer_dir: str | Path,
+        device: str = "cpu",
+        tags: dict[str, str] | None = None,
+        source: str = "",
+    ) -> TextGenerator:
         from arlm.models import load_model
         from tokenizers import Tokenizer as HFTokenizer
 
@@ -82,8 +89,10 @@ class TextGenerator:
         model = load_model(model_dir, device=device)
         vocab = getattr(model.config, "vocab_size", None)
         if vocab is not None and hf.get_vocab_size(with_added_tokens=True) > vocab:
-            raise DataError(f"{tok_path}: tokenizer has {hf.get_vocab_size()} ids but the model in "
-                            f"{model_dir} only {vocab}: they do not belong together")
+            raise DataError(
+                f"{tok_path}: tokenizer has {hf.get_vocab_size()} ids but the model in "
+                f"{model_dir} only {vocab}: they do not belong together"
+            )
         return cls(model, hf, int(eot_id), tags=tags, source=source)
 
     # -- text <-> ids --------------------------------------------------------------------------
@@ -102,9 +111,13 @@ class TextGenerator:
         return replace(cfg, stop_token_ids=tuple(cfg.stop_token_ids) + (self.eot_id,))
 
     # -- generation ------------------------------------------------------------------------------
-    def generate(self, prompts: list[str], cfg: GenerationConfig,
-                 on_text: Callable[[int, str], None] | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: list[str],
+        cfg: GenerationConfig,
+        on_text: Callable[[int, str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> list[str]:
         """Continuations of ``prompts`` (prompt text excluded), cut before the first stop string.
 
         ``on_text(row, piece)`` streams text pieces as tokens arrive (a stop string may already
@@ -120,12 +133,13 @@ class TextGenerator:
         on_token = None
         streams: dict[int, StreamDecoder] = {}
         if on_text is not None:
+
             def on_token(row: int, tok: int) -> None:
                 piece = streams.setdefault(row, StreamDecoder(self.decode)).push(tok)
                 if piece:
                     on_text(row, piece)
-        out = generate(self.model, ids, self.config(cfg), on_token=on_token, decode=self.decode,
-                       on_notice=on_notice)
+
+        out = generate(self.model, ids, self.config(cfg), on_token=on_token, decode=self.decode, on_notice=on_notice)
         if on_text is not None:
             for row, stream in streams.items():
                 piece = stream.flush()

@@ -43,8 +43,13 @@ def lora_config(rank: int, alpha: float | None = None):
     from peft import LoraConfig
 
     check_rank(rank, alpha)
-    return LoraConfig(r=rank, lora_alpha=float(alpha if alpha is not None else 2 * rank),
-                      target_modules=list(LORA_TARGETS), lora_dropout=0.0, bias="none")
+    return LoraConfig(
+        r=rank,
+        lora_alpha=float(alpha if alpha is not None else 2 * rank),
+        target_modules=list(LORA_TARGETS),
+        lora_dropout=0.0,
+        bias="none",
+    )
 
 
 def load_initial_weights(model, init_from: str | Path) -> None:
@@ -80,8 +85,7 @@ def inject_lora(model, rank: int, alpha: float | None = None):
     return model
 
 
-def prepare_for_finetune(model, init_from: str | Path | None, lora_rank: int | None,
-                         lora_alpha: float | None = None):
+def prepare_for_finetune(model, init_from: str | Path | None, lora_rank: int | None, lora_alpha: float | None = None):
     """The training loop's hook: initial weights, then adapters; returns the same model object."""
     if init_from is not None:
         load_initial_weights(model, init_from)

@@ -44,10 +44,12 @@ def check_out_dir(out_dir: Path, force: bool) -> None:
 
 def _check_exportable(model) -> None:
     if model.kind != "gpt":
-        raise ConfigError(f"export-hf: model kind {model.kind!r} has no stock transformers architecture; arlm "
-                          "exports GPT models only (learned positions -> GPT2LMHeadModel, rotary -> "
-                          "GPTNeoXForCausalLM) and writes no custom modelling code (trust_remote_code); "
-                          "serve this kind through its MLflow model instead")
+        raise ConfigError(
+            f"export-hf: model kind {model.kind!r} has no stock transformers architecture; arlm "
+            "exports GPT models only (learned positions -> GPT2LMHeadModel, rotary -> "
+            "GPTNeoXForCausalLM) and writes no custom modelling code (trust_remote_code); "
+            "serve this kind through its MLflow model instead"
+        )
 
 
 def _write_tokenizer(tok, out: Path, block_size: int) -> None:
@@ -58,22 +60,41 @@ def _write_tokenizer(tok, out: Path, block_size: int) -> None:
 
     hf = HFTokenizer.from_str(tok.to_json_str())  # a copy: arlm's sets encode_special_tokens on its own
     pad = PAD if hf.token_to_id(PAD) is not None else EOT
-    fast = PreTrainedTokenizerFast(tokenizer_object=hf, bos_token=EOT, eos_token=EOT, pad_token=pad,
-                                   model_max_length=block_size, clean_up_tokenization_spaces=False)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=hf,
+        bos_token=EOT,
+        eos_token=EOT,
+        pad_token=pad,
+        model_max_length=block_size,
+        clean_up_tokenization_spaces=False,
+    )
     fast.save_pretrained(str(out))
 
 
 def _readme(cfg, arch: str, source: str | None) -> str:
-    return "\n".join([
-        "---", "library_name: transformers", "tags: [arlm]", "---", "",
-        f"# {source or 'arlm model'}", "",
-        f"Exported by arlm from {source or 'a model folder'}: a {cfg.n_layer}-layer, {cfg.n_embd}-wide GPT "
-        f"({cfg.positions} positions) as stock `{mapping.ARCHITECTURES[arch]}`.", "",
-        "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-        "model = AutoModelForCausalLM.from_pretrained(PATH)", "tokenizer = AutoTokenizer.from_pretrained(PATH)",
-        "```", "",
-        "arlm encodes `<|endoftext|>` written inside text as plain text; `transformers` reads it as the special "
-        "token. Pass `split_special_tokens=True` to the tokenizer for arlm's ids on such text.", ""])
+    return "\n".join(
+        [
+            "---",
+            "library_name: transformers",
+            "tags: [arlm]",
+            "---",
+            "",
+            f"# {source or 'arlm model'}",
+            "",
+            f"Exported by arlm from {source or 'a model folder'}: a {cfg.n_layer}-layer, {cfg.n_embd}-wide GPT "
+            f"({cfg.positions} positions) as stock `{mapping.ARCHITECTURES[arch]}`.",
+            "",
+            "```python",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            "model = AutoModelForCausalLM.from_pretrained(PATH)",
+            "tokenizer = AutoTokenizer.from_pretrained(PATH)",
+            "```",
+            "",
+            "arlm encodes `<|endoftext|>` written inside text as plain text; `transformers` reads it as the special "
+            "token. Pass `split_special_tokens=True` to the tokenizer for arlm's ids on such text.",
+            "",
+        ]
+    )
 
 
 def verify_export(model, out: Path, n_tokens: int = VERIFY_TOKENS) -> float:
@@ -91,8 +112,15 @@ def verify_export(model, out: Path, n_tokens: int = VERIFY_TOKENS) -> float:
     return float((mine - theirs).abs().max())
 
 
-def export_model_dir(model_dir: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, *,
-                     force: bool = False, source: str | None = None, verify: bool = True) -> dict[str, Any]:
+def export_model_dir(
+    model_dir: str | Path,
+    tokenizer_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    source: str | None = None,
+    verify: bool = True,
+) -> dict[str, Any]:
     """Write the stock-``transformers`` folder of an arlm model folder into ``out_dir``.
 
     The folder is written under a temporary name beside ``out_dir`` and renamed into place, so a
@@ -111,8 +139,10 @@ def export_model_dir(model_dir: str | Path, tokenizer_dir: str | Path, out_dir: 
     cfg = model.config
     tok = load_tokenizer(tokenizer_dir)
     if tok.vocab_size != cfg.vocab_size:
-        raise DataError(f"{tokenizer_dir}: tokenizer has {tok.vocab_size} tokens, the model {cfg.vocab_size}: "
-                        "not the model's tokenizer")
+        raise DataError(
+            f"{tokenizer_dir}: tokenizer has {tok.vocab_size} tokens, the model {cfg.vocab_size}: "
+            "not the model's tokenizer"
+        )
     arch = mapping.architecture_of(cfg)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}{TMP_MARK}{uuid.uuid4().hex[:8]}"
@@ -123,14 +153,17 @@ def export_model_dir(model_dir: str | Path, tokenizer_dir: str | Path, out_dir: 
         fields = mapping.hf_config(cfg, eot_id=tok.eot_id, pad_id=tok.pad_id)
         model_type = fields.pop("model_type")
         AutoConfig.for_model(model_type, **fields).save_pretrained(str(tmp))
-        GenerationConfig(bos_token_id=tok.eot_id, eos_token_id=tok.eot_id, pad_token_id=tok.pad_id,
-                         max_length=cfg.block_size).save_pretrained(str(tmp))
+        GenerationConfig(
+            bos_token_id=tok.eot_id, eos_token_id=tok.eot_id, pad_token_id=tok.pad_id, max_length=cfg.block_size
+        ).save_pretrained(str(tmp))
         _write_tokenizer(tok, tmp, cfg.block_size)
         (tmp / "README.md").write_text(_readme(cfg, arch, source), encoding="utf-8")
         diff = verify_export(model, tmp) if verify else None
         if diff is not None and diff > VERIFY_ATOL:
-            raise DataError(f"export-hf: the stock {mapping.ARCHITECTURES[arch]} loaded from the export differs "
-                            f"from arlm's model by {diff:.3g} in logits (> {VERIFY_ATOL}); nothing written")
+            raise DataError(
+                f"export-hf: the stock {mapping.ARCHITECTURES[arch]} loaded from the export differs "
+                f"from arlm's model by {diff:.3g} in logits (> {VERIFY_ATOL}); nothing written"
+            )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -138,5 +171,9 @@ def export_model_dir(model_dir: str | Path, tokenizer_dir: str | Path, out_dir: 
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     files = sorted(p.name for p in out_dir.iterdir())
-    return {"out_dir": str(out_dir), "architecture": mapping.ARCHITECTURES[arch], "files": files,
-            "max_abs_logit_diff": diff}
+    return {
+        "out_dir": str(out_dir),
+        "architecture": mapping.ARCHITECTURES[arch],
+        "files": files,
+        "max_abs_logit_diff": diff,
+    }

@@ -81,8 +81,10 @@ def _weight_files(folder: Path) -> list[Path]:
         return files
     pickles = [n for n in PICKLE_WEIGHTS if (folder / n).exists()]
     if pickles:
-        raise DataError(f"{folder}: weights only as {', '.join(pickles)}; arlm reads safetensors only (never "
-                        "unpickles): convert them with transformers' save_pretrained(safe_serialization=True)")
+        raise DataError(
+            f"{folder}: weights only as {', '.join(pickles)}; arlm reads safetensors only (never "
+            "unpickles): convert them with transformers' save_pretrained(safe_serialization=True)"
+        )
     raise NotFoundError(f"{folder / WEIGHTS}: missing (no safetensors weights in {folder})")
 
 
@@ -118,16 +120,18 @@ def read_tokenizer(folder: Path) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: unreadable ({exc})") from None
     if not ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()):
-        raise NotFoundError(f"{path}: missing, and no vocab.json + merges.txt beside it: {folder} has no "
-                            "tokenizer arlm can use")
+        raise NotFoundError(
+            f"{path}: missing, and no vocab.json + merges.txt beside it: {folder} has no tokenizer arlm can use"
+        )
     try:
         from transformers import GPT2Tokenizer
 
         tok = GPT2Tokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"))
         return tok.backend_tokenizer.to_str()
     except ImportError as exc:
-        raise ConfigError(f"{folder}: converting vocab.json + merges.txt needs transformers "
-                          f"(pip install 'arlm[pretrained]'): {exc}") from None
+        raise ConfigError(
+            f"{folder}: converting vocab.json + merges.txt needs transformers (pip install 'arlm[pretrained]'): {exc}"
+        ) from None
     except Exception as exc:  # transformers raises many kinds for a broken tokenizer folder
         raise DataError(f"{folder}: the tokenizer files cannot be read ({exc})") from None
 
@@ -149,16 +153,22 @@ def check_tokenizer(tokenizer_json: str, config: dict[str, Any], vocab_size: int
         raise DataError(f"{where}: tokenizer.json is not a valid tokenizer ({exc})") from None
     n = hf.get_vocab_size(with_added_tokens=True)
     if n != vocab_size:
-        raise DataError(f"{where}: vocabulary/tokenizer mismatch: config.json vocab_size is {vocab_size}, the "
-                        f"tokenizer has {n} tokens (ids would not address the embedding rows)")
+        raise DataError(
+            f"{where}: vocabulary/tokenizer mismatch: config.json vocab_size is {vocab_size}, the "
+            f"tokenizer has {n} tokens (ids would not address the embedding rows)"
+        )
     eot = hf.token_to_id(EOT)
     if eot is None:
-        raise DataError(f"{where}: vocabulary/tokenizer mismatch: the tokenizer has no {EOT} token "
-                        "(arlm separates documents with it)")
+        raise DataError(
+            f"{where}: vocabulary/tokenizer mismatch: the tokenizer has no {EOT} token "
+            "(arlm separates documents with it)"
+        )
     eos = _ids(config.get("eos_token_id"))
     if eos and eot not in eos:
-        raise DataError(f"{where}: vocabulary/tokenizer mismatch: {EOT} is id {eot} in the tokenizer but "
-                        f"config.json's eos_token_id is {config.get('eos_token_id')}")
+        raise DataError(
+            f"{where}: vocabulary/tokenizer mismatch: {EOT} is id {eot} in the tokenizer but "
+            f"config.json's eos_token_id is {config.get('eos_token_id')}"
+        )
     pad = config.get("pad_token_id")
     if pad is None:
         pad = hf.token_to_id(PAD)
@@ -194,9 +204,19 @@ def read_hf_checkpoint(source: str | Path) -> HFCheckpoint:
     folder, config, arch, fields, tokenizer_json, eot, pad = inspect_hf_checkpoint(source)
     tensors, digest, files = read_tensors(folder)
     fields["bias"] = _has_bias(arch, config, tensors)
-    return HFCheckpoint(folder=folder, source=str(source), arch=arch, config=config, gpt_fields=fields,
-                        tensors=tensors, tokenizer_json=tokenizer_json, eot_id=eot, pad_id=pad,
-                        weights_sha256=digest, weight_files=files)
+    return HFCheckpoint(
+        folder=folder,
+        source=str(source),
+        arch=arch,
+        config=config,
+        gpt_fields=fields,
+        tensors=tensors,
+        tokenizer_json=tokenizer_json,
+        eot_id=eot,
+        pad_id=pad,
+        weights_sha256=digest,
+        weight_files=files,
+    )
 
 
 def gpt_config(ckpt: HFCheckpoint, **overrides: Any):
@@ -221,7 +241,9 @@ def build_model(ckpt: HFCheckpoint):
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (cfg.tie_weights and k == "lm_head.weight")]
     if missing or unexpected:  # pragma: no cover - from_hf fills exactly the expected keys
-        raise DataError(f"{ckpt.folder}: weights do not fit arlm's GPT (missing {missing[:4]}, unexpected {unexpected[:4]})")
+        raise DataError(
+            f"{ckpt.folder}: weights do not fit arlm's GPT (missing {missing[:4]}, unexpected {unexpected[:4]})"
+        )
     return model.eval()
 
 

@@ -31,7 +31,7 @@ def resolve_source(source: str | Path, cache_dir: str | Path | None = None) -> P
         if not path.is_dir():
             raise ConfigError(f"{path}: not a folder (give a local Hugging Face model folder or hf:NAME)")
         return path.resolve()
-    name, _, revision = text[len(HF_PREFIX):].partition("@")
+    name, _, revision = text[len(HF_PREFIX) :].partition("@")
     if not name or name.count("/") > 1:
         raise ConfigError(f"{text!r}: expected hf:NAME or hf:OWNER/NAME, optionally @REVISION")
     from huggingface_hub import constants, snapshot_download
@@ -42,7 +42,9 @@ def resolve_source(source: str | Path, cache_dir: str | Path | None = None) -> P
         folder = snapshot_download(name, revision=revision or None, cache_dir=cache_dir, local_files_only=True)
     except (LocalEntryNotFoundError, FileNotFoundError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise NotFoundError(f"{text}: not in the local Hugging Face cache {where} ({first}); arlm never "
-                            "downloads at run time: fetch it on a machine with network (`hf download "
-                            f"{name}`) or pass a local folder") from None
+        raise NotFoundError(
+            f"{text}: not in the local Hugging Face cache {where} ({first}); arlm never "
+            "downloads at run time: fetch it on a machine with network (`hf download "
+            f"{name}`) or pass a local folder"
+        ) from None
     return Path(folder)

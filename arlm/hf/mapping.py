@@ -34,18 +34,22 @@ COPY, TRANSPOSE, QKV, VOCAB, HEAD = "copy", "transpose", "qkv", "vocab", "head"
 
 # (arlm name inside a block, HF name inside a layer, transform, is a bias)
 _GPT2_LAYER = [
-    ("ln_1.weight", "ln_1.weight", COPY, False), ("ln_1.bias", "ln_1.bias", COPY, True),
+    ("ln_1.weight", "ln_1.weight", COPY, False),
+    ("ln_1.bias", "ln_1.bias", COPY, True),
     ("attn.c_attn.weight", "attn.c_attn.weight", TRANSPOSE, False),
     ("attn.c_attn.bias", "attn.c_attn.bias", COPY, True),
     ("attn.c_proj.weight", "attn.c_proj.weight", TRANSPOSE, False),
     ("attn.c_proj.bias", "attn.c_proj.bias", COPY, True),
-    ("ln_2.weight", "ln_2.weight", COPY, False), ("ln_2.bias", "ln_2.bias", COPY, True),
-    ("mlp.c_fc.weight", "mlp.c_fc.weight", TRANSPOSE, False), ("mlp.c_fc.bias", "mlp.c_fc.bias", COPY, True),
+    ("ln_2.weight", "ln_2.weight", COPY, False),
+    ("ln_2.bias", "ln_2.bias", COPY, True),
+    ("mlp.c_fc.weight", "mlp.c_fc.weight", TRANSPOSE, False),
+    ("mlp.c_fc.bias", "mlp.c_fc.bias", COPY, True),
     ("mlp.c_proj.weight", "mlp.c_proj.weight", TRANSPOSE, False),
     ("mlp.c_proj.bias", "mlp.c_proj.bias", COPY, True),
 ]
 _NEOX_LAYER = [
-    ("ln_1.weight", "input_layernorm.weight", COPY, False), ("ln_1.bias", "input_layernorm.bias", COPY, True),
+    ("ln_1.weight", "input_layernorm.weight", COPY, False),
+    ("ln_1.bias", "input_layernorm.bias", COPY, True),
     ("attn.c_attn.weight", "attention.query_key_value.weight", QKV, False),
     ("attn.c_attn.bias", "attention.query_key_value.bias", QKV, True),
     ("attn.c_proj.weight", "attention.dense.weight", COPY, False),
@@ -58,22 +62,32 @@ _NEOX_LAYER = [
     ("mlp.c_proj.bias", "mlp.dense_4h_to_h.bias", COPY, True),
 ]
 _TOP = {
-    GPT2: [("wte.weight", "transformer.wte.weight", VOCAB, False),
-           ("wpe.weight", "transformer.wpe.weight", COPY, False),
-           ("ln_f.weight", "transformer.ln_f.weight", COPY, False),
-           ("ln_f.bias", "transformer.ln_f.bias", COPY, True),
-           ("lm_head.weight", "lm_head.weight", HEAD, False)],
-    NEOX: [("wte.weight", "gpt_neox.embed_in.weight", VOCAB, False),
-           ("ln_f.weight", "gpt_neox.final_layer_norm.weight", COPY, False),
-           ("ln_f.bias", "gpt_neox.final_layer_norm.bias", COPY, True),
-           ("lm_head.weight", "lm_head.weight", HEAD, False)],
+    GPT2: [
+        ("wte.weight", "transformer.wte.weight", VOCAB, False),
+        ("wpe.weight", "transformer.wpe.weight", COPY, False),
+        ("ln_f.weight", "transformer.ln_f.weight", COPY, False),
+        ("ln_f.bias", "transformer.ln_f.bias", COPY, True),
+        ("lm_head.weight", "lm_head.weight", HEAD, False),
+    ],
+    NEOX: [
+        ("wte.weight", "gpt_neox.embed_in.weight", VOCAB, False),
+        ("ln_f.weight", "gpt_neox.final_layer_norm.weight", COPY, False),
+        ("ln_f.bias", "gpt_neox.final_layer_norm.bias", COPY, True),
+        ("lm_head.weight", "lm_head.weight", HEAD, False),
+    ],
 }
 _LAYER = {GPT2: (_GPT2_LAYER, "transformer.h.{i}."), NEOX: (_NEOX_LAYER, "gpt_neox.layers.{i}.")}
 _BASE_PREFIX = {GPT2: "transformer.", NEOX: "gpt_neox."}
 # Names some checkpoints use for the same tensors, and buffers that hold no weights
 _ALIASES = {NEOX: {"embed_out.weight": "lm_head.weight"}}
-_BUFFER_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias",
-                    ".attention.rotary_emb.inv_freq", "rotary_emb.inv_freq")
+_BUFFER_SUFFIXES = (
+    ".attn.bias",
+    ".attn.masked_bias",
+    ".attention.bias",
+    ".attention.masked_bias",
+    ".attention.rotary_emb.inv_freq",
+    "rotary_emb.inv_freq",
+)
 
 GELU_NAMES = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
 
@@ -101,19 +115,48 @@ def hf_config(cfg, *, eot_id: int, pad_id: int) -> dict[str, Any]:
     """The ``config.json`` fields of the stock model computing what GPT config ``cfg`` computes."""
     arch = architecture_of(cfg)
     act = {"gelu": "gelu", "gelu_tanh": "gelu_new" if arch == GPT2 else "gelu_pytorch_tanh"}[cfg.activation]
-    common = dict(vocab_size=cfg.vocab_size, bos_token_id=eot_id, eos_token_id=eot_id, pad_token_id=pad_id,
-                  tie_word_embeddings=cfg.tie_weights, architectures=[ARCHITECTURES[arch]])
+    common = dict(
+        vocab_size=cfg.vocab_size,
+        bos_token_id=eot_id,
+        eos_token_id=eot_id,
+        pad_token_id=pad_id,
+        tie_word_embeddings=cfg.tie_weights,
+        architectures=[ARCHITECTURES[arch]],
+    )
     if arch == GPT2:
-        return dict(common, model_type=GPT2, n_positions=cfg.block_size, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-                    n_head=cfg.n_head, n_inner=None, activation_function=act, resid_pdrop=cfg.dropout,
-                    embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout, layer_norm_epsilon=cfg.norm_eps,
-                    scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False)
-    return dict(common, model_type=NEOX, hidden_size=cfg.n_embd, num_hidden_layers=cfg.n_layer,
-                num_attention_heads=cfg.n_head, intermediate_size=4 * cfg.n_embd, hidden_act=act,
-                attention_dropout=cfg.dropout, hidden_dropout=cfg.dropout, max_position_embeddings=cfg.block_size,
-                layer_norm_eps=cfg.norm_eps, use_parallel_residual=False, attention_bias=cfg.bias,
-                rope_parameters={"rope_type": "default", "rope_theta": float(cfg.rope_base),
-                                 "partial_rotary_factor": 1.0})
+        return dict(
+            common,
+            model_type=GPT2,
+            n_positions=cfg.block_size,
+            n_embd=cfg.n_embd,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_inner=None,
+            activation_function=act,
+            resid_pdrop=cfg.dropout,
+            embd_pdrop=cfg.dropout,
+            attn_pdrop=cfg.dropout,
+            layer_norm_epsilon=cfg.norm_eps,
+            scale_attn_weights=True,
+            scale_attn_by_inverse_layer_idx=False,
+            reorder_and_upcast_attn=False,
+        )
+    return dict(
+        common,
+        model_type=NEOX,
+        hidden_size=cfg.n_embd,
+        num_hidden_layers=cfg.n_layer,
+        num_attention_heads=cfg.n_head,
+        intermediate_size=4 * cfg.n_embd,
+        hidden_act=act,
+        attention_dropout=cfg.dropout,
+        hidden_dropout=cfg.dropout,
+        max_position_embeddings=cfg.block_size,
+        layer_norm_eps=cfg.norm_eps,
+        use_parallel_residual=False,
+        attention_bias=cfg.bias,
+        rope_parameters={"rope_type": "default", "rope_theta": float(cfg.rope_base), "partial_rotary_factor": 1.0},
+    )
 
 
 def _need(config: dict[str, Any], key: str, where: str) -> Any:
@@ -134,7 +177,7 @@ def _activation(config: dict[str, Any], key: str, default: str, where: str) -> s
 
 
 def arch_of_config(config: dict[str, Any], where: str) -> str:
-    """"gpt2" or "gpt_neox" for a config.json arlm can hold; a clear refusal naming the architecture
+    """ "gpt2" or "gpt_neox" for a config.json arlm can hold; a clear refusal naming the architecture
     otherwise."""
     model_type = config.get("model_type")
     names = config.get("architectures") or []
@@ -162,11 +205,16 @@ def gpt_fields(config: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]
             raise _refuse(where, "scale_attn_weights=false (arlm scales attention by 1/sqrt(head size))")
         if config.get("scale_attn_by_inverse_layer_idx"):
             raise _refuse(where, "scale_attn_by_inverse_layer_idx=true")
-        fields = dict(n_layer=int(_need(config, "n_layer", where)), n_head=int(_need(config, "n_head", where)),
-                      n_embd=n_embd, block_size=int(_need(config, "n_positions", where)),
-                      positions="learned", activation=_activation(config, "activation_function", "gelu_new", where),
-                      norm_eps=float(config.get("layer_norm_epsilon", 1e-5)),
-                      dropout=float(config.get("resid_pdrop", 0.1)))
+        fields = dict(
+            n_layer=int(_need(config, "n_layer", where)),
+            n_head=int(_need(config, "n_head", where)),
+            n_embd=n_embd,
+            block_size=int(_need(config, "n_positions", where)),
+            positions="learned",
+            activation=_activation(config, "activation_function", "gelu_new", where),
+            norm_eps=float(config.get("layer_norm_epsilon", 1e-5)),
+            dropout=float(config.get("resid_pdrop", 0.1)),
+        )
     else:
         n_embd = int(_need(config, "hidden_size", where))
         if config.get("use_parallel_residual", True):
@@ -178,15 +226,20 @@ def gpt_fields(config: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]
         rope.setdefault("rope_theta", config.get("rotary_emb_base", config.get("rope_theta", 10000.0)))
         if float(rope["partial_rotary_factor"]) != 1.0 or rope.get("rope_type", "default") != "default":
             raise _refuse(where, f"rotary settings {rope} (arlm rotates whole heads, unscaled)")
-        fields = dict(n_layer=int(_need(config, "num_hidden_layers", where)),
-                      n_head=int(_need(config, "num_attention_heads", where)), n_embd=n_embd,
-                      block_size=int(_need(config, "max_position_embeddings", where)), positions="rope",
-                      rope_base=float(rope["rope_theta"]),
-                      activation=_activation(config, "hidden_act", "gelu", where),
-                      norm_eps=float(config.get("layer_norm_eps", 1e-5)),
-                      dropout=float(config.get("hidden_dropout", 0.0)))
-    fields.update(vocab_size=int(_need(config, "vocab_size", where)),
-                  tie_weights=bool(config.get("tie_word_embeddings", True)))
+        fields = dict(
+            n_layer=int(_need(config, "num_hidden_layers", where)),
+            n_head=int(_need(config, "num_attention_heads", where)),
+            n_embd=n_embd,
+            block_size=int(_need(config, "max_position_embeddings", where)),
+            positions="rope",
+            rope_base=float(rope["rope_theta"]),
+            activation=_activation(config, "hidden_act", "gelu", where),
+            norm_eps=float(config.get("layer_norm_eps", 1e-5)),
+            dropout=float(config.get("hidden_dropout", 0.0)),
+        )
+    fields.update(
+        vocab_size=int(_need(config, "vocab_size", where)), tie_weights=bool(config.get("tie_word_embeddings", True))
+    )
     return arch, fields
 
 
@@ -214,7 +267,7 @@ def to_hf(state: dict[str, torch.Tensor], cfg) -> dict[str, torch.Tensor]:
         elif is_bias:
             if _attention_bias(arch, h) and not cfg.bias:
                 continue  # attention_bias=false: the stock layer has no bias
-            t = torch.zeros(state[a[:-len("bias")] + "weight"].shape[0])
+            t = torch.zeros(state[a[: -len("bias")] + "weight"].shape[0])
         else:
             raise DataError(f"model has no tensor {a!r}: not a {arch} compatible GPT")
         if how == TRANSPOSE:
@@ -242,8 +295,9 @@ def normalise_names(tensors: dict[str, torch.Tensor], arch: str) -> dict[str, to
     return out
 
 
-def from_hf(tensors: dict[str, torch.Tensor], cfg, arch: str, where: str,
-            expected: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+def from_hf(
+    tensors: dict[str, torch.Tensor], cfg, arch: str, where: str, expected: dict[str, torch.Size]
+) -> dict[str, torch.Tensor]:
     """The stock model's tensors -> an arlm GPT state dict (``expected``: the arlm model's shapes).
 
     Missing tensors are a DataError, leftovers an architecture refusal, shapes are checked."""
@@ -265,8 +319,10 @@ def from_hf(tensors: dict[str, torch.Tensor], cfg, arch: str, where: str,
         used.add(h)
         t = tensors[h].to(torch.float32)
         if how not in (VOCAB, HEAD) and t.numel() != math.prod(expected[a]):
-            raise DataError(f"{where}: {h} has shape {tuple(t.shape)}, config.json implies "
-                            f"{math.prod(expected[a])} values ({tuple(expected[a])} in arlm's layout)")
+            raise DataError(
+                f"{where}: {h} has shape {tuple(t.shape)}, config.json implies "
+                f"{math.prod(expected[a])} values ({tuple(expected[a])} in arlm's layout)"
+            )
         if how == TRANSPOSE:
             t = t.t()
         elif how == QKV:
@@ -276,8 +332,10 @@ def from_hf(tensors: dict[str, torch.Tensor], cfg, arch: str, where: str,
         if how in (VOCAB, HEAD) and expected[a][0] > t.shape[0]:  # arlm's padded rows
             t = torch.cat([t, t.new_zeros(expected[a][0] - t.shape[0], *t.shape[1:])])
         if tuple(t.shape) != tuple(expected[a]):
-            raise DataError(f"{where}: {h} has shape {tuple(tensors[h].shape)}, config.json implies "
-                            f"{tuple(expected[a])} (arlm layout)")
+            raise DataError(
+                f"{where}: {h} has shape {tuple(tensors[h].shape)}, config.json implies "
+                f"{tuple(expected[a])} (arlm layout)"
+            )
         out[a] = t.contiguous()
     left = sorted(set(tensors) - used)
     if left:

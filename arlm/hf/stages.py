@@ -61,8 +61,9 @@ def _is_registered(home: Home, name: str) -> bool:
 
 
 # -- tokenizers and model folders of checkpoints ---------------------------------------------------
-def install_tokenizer(tokenizer_json: str, home: Home, *, source: str, tokenizer_id: str | None = None,
-                      meta: dict | None = None):
+def install_tokenizer(
+    tokenizer_json: str, home: Home, *, source: str, tokenizer_id: str | None = None, meta: dict | None = None
+):
     """The tokenizer version ``home/tokenizers/<id>`` holding ``tokenizer_json`` as it is (id
     ``hf-<hash>`` unless given), recorded in the catalog; an existing one is reused."""
     from arlm.tokenizers import TokenizerArtifact
@@ -77,11 +78,21 @@ def install_tokenizer(tokenizer_json: str, home: Home, *, source: str, tokenizer
     final = home.tokenizers / tid
     if not (final / META_JSON).is_file():
         tok = tokenizer_from_json_str(tokenizer_json, kind=(meta or {}).get("kind", "bpe"))
-        full = {"format": 1, "id": tid, "kind": tok.kind, "vocab_size": tok.vocab_size, "eot_id": tok.eot_id,
-                "pad_id": tok.pad_id, "special_tokens": {EOT: tok.eot_id, **({PAD: tok.pad_id} if tok.pad_id != tok.eot_id else {})},
-                "corpus_id": "", "config": {}, "tokens_per_byte": {}, "source": source,
-                "special_text_policy": "special-token strings inside text are encoded as plain text",
-                **{k: v for k, v in (meta or {}).items() if k not in ("id",)}}
+        full = {
+            "format": 1,
+            "id": tid,
+            "kind": tok.kind,
+            "vocab_size": tok.vocab_size,
+            "eot_id": tok.eot_id,
+            "pad_id": tok.pad_id,
+            "special_tokens": {EOT: tok.eot_id, **({PAD: tok.pad_id} if tok.pad_id != tok.eot_id else {})},
+            "corpus_id": "",
+            "config": {},
+            "tokens_per_byte": {},
+            "source": source,
+            "special_text_policy": "special-token strings inside text are encoded as plain text",
+            **{k: v for k, v in (meta or {}).items() if k not in ("id",)},
+        }
         final.parent.mkdir(parents=True, exist_ok=True)
         with atomic_dir(final) as tmp:
             (tmp / TOKENIZER_JSON).write_text(tokenizer_json, encoding="utf-8")
@@ -104,10 +115,18 @@ def materialise(ckpt, home: Home):
         folder.parent.mkdir(parents=True, exist_ok=True)
         with atomic_dir(folder) as tmp:
             save_model(model, tmp / "model")
-            atomic_write_json(tmp / "import.json", {
-                "source": ckpt.source, "folder": str(ckpt.folder), "architecture": ckpt.arch,
-                "weights_sha256": ckpt.weights_sha256, "weight_files": ckpt.weight_files,
-                "hf_config": ckpt.config, "gpt_config": ckpt.gpt_fields})
+            atomic_write_json(
+                tmp / "import.json",
+                {
+                    "source": ckpt.source,
+                    "folder": str(ckpt.folder),
+                    "architecture": ckpt.arch,
+                    "weights_sha256": ckpt.weights_sha256,
+                    "weight_files": ckpt.weight_files,
+                    "hf_config": ckpt.config,
+                    "gpt_config": ckpt.gpt_fields,
+                },
+            )
     return folder / "model", import_id, model.num_params()
 
 
@@ -124,18 +143,31 @@ def import_stage(source: str, name: str, home: Home, *, progress: Progress | Non
     catalog = _catalog(home).require()
     ckpt = read_hf_checkpoint(source)  # every check on the input happens here, before any write
     if _is_registered(home, name):
-        raise ConfigError(f"model {name!r} is already registered: import-hf registers version 1 of a new "
-                          "name; choose another --name")
+        raise ConfigError(
+            f"model {name!r} is already registered: import-hf registers version 1 of a new name; choose another --name"
+        )
     model_dir, import_id, num_params = materialise(ckpt, home)
     tok = install_tokenizer(ckpt.tokenizer_json, home, source=ckpt.source)
     arch = ARCHITECTURES[ckpt.arch]
     uri = home.mlflow_tracking_uri
-    tags = {"arlm.origin": "import", "arlm.source": ckpt.source, "arlm.source_folder": str(ckpt.folder),
-            "arlm.source_sha256": ckpt.weights_sha256, "arlm.source_architecture": arch,
-            "arlm.tokenizer_version": tok.id, "arlm.run_id": f"import-{import_id}", "arlm.model": "gpt",
-            "arlm.git_commit": git_commit()}
-    run_id = start_run(uri, run_name=f"import-{name}", params={"source": ckpt.source, "gpt": ckpt.gpt_fields},
-                       tags=tags, artifact_location=home.mlflow_artifact_root)
+    tags = {
+        "arlm.origin": "import",
+        "arlm.source": ckpt.source,
+        "arlm.source_folder": str(ckpt.folder),
+        "arlm.source_sha256": ckpt.weights_sha256,
+        "arlm.source_architecture": arch,
+        "arlm.tokenizer_version": tok.id,
+        "arlm.run_id": f"import-{import_id}",
+        "arlm.model": "gpt",
+        "arlm.git_commit": git_commit(),
+    }
+    run_id = start_run(
+        uri,
+        run_name=f"import-{name}",
+        params={"source": ckpt.source, "gpt": ckpt.gpt_fields},
+        tags=tags,
+        artifact_location=home.mlflow_artifact_root,
+    )
     try:
         info = log_model(model_dir, tok.path, run_id=run_id, name=name, tags=tags, tracking_uri=uri)
         version = _register_first_version(info.model_uri, name, tags, home)
@@ -148,14 +180,37 @@ def import_stage(source: str, name: str, home: Home, *, progress: Progress | Non
     from arlm.registry.tracking import use_tracking
 
     use_tracking(uri).set_model_version_tag(name, str(version), "arlm.gate.decision", IMPORTED_DECISION)
-    catalog.record_model_origin(name, version, "import", source=ckpt.source, source_sha256=ckpt.weights_sha256,
-                                details={"architecture": arch, "folder": str(ckpt.folder), "tokenizer_id": tok.id,
-                                         "gpt_config": ckpt.gpt_fields, "import_id": import_id})
-    _say(progress, f"[import-hf] {ckpt.source} ({arch}, {num_params:,} parameters) registered as "
-                   f"models:/{name}/{version} (@champion); tokenizer {tok.id} (vocab {tok.vocab_size})")
-    return {"name": name, "version": version, "uri": f"models:/{name}/{version}", "mlflow_run_id": run_id,
-            "architecture": arch, "num_params": num_params, "tokenizer_id": tok.id, "model_dir": str(model_dir),
-            "source": ckpt.source, "weights_sha256": ckpt.weights_sha256}
+    catalog.record_model_origin(
+        name,
+        version,
+        "import",
+        source=ckpt.source,
+        source_sha256=ckpt.weights_sha256,
+        details={
+            "architecture": arch,
+            "folder": str(ckpt.folder),
+            "tokenizer_id": tok.id,
+            "gpt_config": ckpt.gpt_fields,
+            "import_id": import_id,
+        },
+    )
+    _say(
+        progress,
+        f"[import-hf] {ckpt.source} ({arch}, {num_params:,} parameters) registered as "
+        f"models:/{name}/{version} (@champion); tokenizer {tok.id} (vocab {tok.vocab_size})",
+    )
+    return {
+        "name": name,
+        "version": version,
+        "uri": f"models:/{name}/{version}",
+        "mlflow_run_id": run_id,
+        "architecture": arch,
+        "num_params": num_params,
+        "tokenizer_id": tok.id,
+        "model_dir": str(model_dir),
+        "source": ckpt.source,
+        "weights_sha256": ckpt.weights_sha256,
+    }
 
 
 def _register_first_version(model_uri: str, name: str, tags: dict[str, str], home: Home) -> int:
@@ -175,8 +230,9 @@ def _register_first_version(model_uri: str, name: str, tags: dict[str, str], hom
 
 
 # -- export ------------------------------------------------------------------------------------------
-def export_stage(model_uri: str, out_dir: str | Path, home: Home, *, force: bool = False,
-                 progress: Progress | None = None) -> dict[str, Any]:
+def export_stage(
+    model_uri: str, out_dir: str | Path, home: Home, *, force: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
     """A registered model -> a stock ``transformers`` folder, logged to the model's MLflow run."""
     from arlm.hf.export import check_out_dir, export_model_dir
     from arlm.registry.resolve import check_weights_tag, resolve_model
@@ -193,8 +249,11 @@ def export_stage(model_uri: str, out_dir: str | Path, home: Home, *, force: bool
     if res.run_id:
         use_tracking(uri).log_artifacts(res.run_id, str(out), artifact_path=EXPORT_ARTIFACT)
         info["artifact_uri"] = f"runs:/{res.run_id}/{EXPORT_ARTIFACT}"
-    _say(progress, f"[export-hf] {model_uri} -> {out} ({info['architecture']}; logits checked against arlm's: "
-                   f"max difference {info['max_abs_logit_diff']:.2g})")
+    _say(
+        progress,
+        f"[export-hf] {model_uri} -> {out} ({info['architecture']}; logits checked against arlm's: "
+        f"max difference {info['max_abs_logit_diff']:.2g})",
+    )
     return info
 
 
@@ -230,8 +289,9 @@ def resolve_base(from_uri: str, home: Home) -> Base:
         model_dir, _, _ = materialise(ckpt, home)
         tok = install_tokenizer(ckpt.tokenizer_json, home, source=ckpt.source)
         meta = read_model_metadata(model_dir)
-        return Base(source=str(from_uri), model_dir=model_dir, tokenizer_id=tok.id, kind=meta["kind"],
-                    config=meta["config"])
+        return Base(
+            source=str(from_uri), model_dir=model_dir, tokenizer_id=tok.id, kind=meta["kind"], config=meta["config"]
+        )
     from arlm.models.serialization import WEIGHTS_FILE, verify_weights
     from arlm.registry.resolve import check_weights_tag, resolve_model
     from arlm.tokenizers.tokenizer import META_JSON, TOKENIZER_JSON
@@ -253,8 +313,15 @@ def resolve_base(from_uri: str, home: Home) -> Base:
         tid = tok_meta.get("id") or res.tags.get("arlm.tokenizer_version")
         tok = install_tokenizer(tokenizer_json, home, source=from_uri, tokenizer_id=tid, meta=tok_meta)
     meta = read_model_metadata(final / "model")
-    return Base(source=from_uri, model_dir=final / "model", tokenizer_id=tok.id, kind=meta["kind"],
-                config=meta["config"], name=res.name, version=None if res.version is None else int(res.version))
+    return Base(
+        source=from_uri,
+        model_dir=final / "model",
+        tokenizer_id=tok.id,
+        kind=meta["kind"],
+        config=meta["config"],
+        name=res.name,
+        version=None if res.version is None else int(res.version),
+    )
 
 
 @dataclass
@@ -268,18 +335,22 @@ class Runners:
     evaluate: Callable[[str, str, str | None], dict] = field(default=None)  # type: ignore[assignment]
 
     @classmethod
-    def direct(cls, home: Home, ray_options, *, run_name: str, resume: str | None = None,
-               progress: Progress | None = None) -> Runners:
+    def direct(
+        cls, home: Home, ray_options, *, run_name: str, resume: str | None = None, progress: Progress | None = None
+    ) -> Runners:
         from arlm import stages
 
         extra = {} if resume is None else {"resume": resume}
         return cls(
             ingest=lambda cfg: stages.ingest_stage(cfg, home, progress=progress),
             tokenize=lambda corpus_id, tok_id: stages.tokenize_stage(corpus_id, tok_id, home, progress=progress),
-            train=lambda cfg, ds: stages.train_stage(cfg, ds, home, ray_options, run_name=run_name,
-                                                     progress=progress, **extra),
-            evaluate=lambda model_dir, ds, run: stages.evaluate_stage(model_dir, ds, home, mlflow_run_id=run,
-                                                                      progress=progress))
+            train=lambda cfg, ds: stages.train_stage(
+                cfg, ds, home, ray_options, run_name=run_name, progress=progress, **extra
+            ),
+            evaluate=lambda model_dir, ds, run: stages.evaluate_stage(
+                model_dir, ds, home, mlflow_run_id=run, progress=progress
+            ),
+        )
 
 
 ARCHITECTURE_FIELDS_KEPT = ("dropout",)  # the only model setting a fine-tuning may change
@@ -293,22 +364,34 @@ def finetune_config(train_cfg, base: Base, vocab_size: int):
     if train_cfg.lora_rank is not None:
         check_rank(train_cfg.lora_rank, train_cfg.lora_alpha)
         if base.kind != "gpt":
-            raise ConfigError(f"--lora-rank: LoRA adapts the GPT's attention; the base {base.label} is a "
-                              f"{base.kind} model (fine-tune it fully instead)")
+            raise ConfigError(
+                f"--lora-rank: LoRA adapts the GPT's attention; the base {base.label} is a "
+                f"{base.kind} model (fine-tune it fully instead)"
+            )
     other = sorted(set(train_cfg.model_overrides) - set(ARCHITECTURE_FIELDS_KEPT))
     if other:
-        raise ConfigError(f"finetune keeps the base model's architecture: model_overrides may only set "
-                          f"{', '.join(ARCHITECTURE_FIELDS_KEPT)}, got {', '.join(other)}")
+        raise ConfigError(
+            f"finetune keeps the base model's architecture: model_overrides may only set "
+            f"{', '.join(ARCHITECTURE_FIELDS_KEPT)}, got {', '.join(other)}"
+        )
     if train_cfg.block_size not in (None, base.config.get("block_size")):
-        raise ConfigError(f"finetune trains with the base's context of {base.config.get('block_size')} tokens; "
-                          f"--block-size {train_cfg.block_size} cannot change it")
+        raise ConfigError(
+            f"finetune trains with the base's context of {base.config.get('block_size')} tokens; "
+            f"--block-size {train_cfg.block_size} cannot change it"
+        )
     if int(base.config.get("vocab_size", -1)) != vocab_size:
-        raise DataError(f"base {base.label}: vocabulary/tokenizer mismatch: the model has "
-                        f"{base.config.get('vocab_size')} embedding rows, its tokenizer {vocab_size} tokens")
+        raise DataError(
+            f"base {base.label}: vocabulary/tokenizer mismatch: the model has "
+            f"{base.config.get('vocab_size')} embedding rows, its tokenizer {vocab_size} tokens"
+        )
     overrides = {k: v for k, v in base.config.items() if k not in ("vocab_size", "block_size")}
     overrides.update(train_cfg.model_overrides)
-    return train_cfg.replace(model=base.kind, model_overrides=overrides, block_size=base.config.get("block_size"),
-                             init_from=str(base.model_dir))
+    return train_cfg.replace(
+        model=base.kind,
+        model_overrides=overrides,
+        block_size=base.config.get("block_size"),
+        init_from=str(base.model_dir),
+    )
 
 
 def trainable_share(cfg, vocab_size: int) -> tuple[int, int]:
@@ -322,9 +405,19 @@ def trainable_share(cfg, vocab_size: int) -> tuple[int, int]:
     return trainable_counts(model)
 
 
-def finetune_stage(from_uri: str, ingest_cfg, name: str, home: Home, train_cfg, ray_options=None, *,
-                   runners: Runners | None = None, resume: str | None = None, base: Base | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:
+def finetune_stage(
+    from_uri: str,
+    ingest_cfg,
+    name: str,
+    home: Home,
+    train_cfg,
+    ray_options=None,
+    *,
+    runners: Runners | None = None,
+    resume: str | None = None,
+    base: Base | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Fine-tune ``from_uri`` on the corpus ``ingest_cfg`` names and register the result as a new
     version of ``name`` (see module doc); returns the summary, metrics, registration and base figures.
     ``base``: ``from_uri`` already resolved (:func:`resolve_base`), e.g. by a flow task."""
@@ -346,8 +439,11 @@ def finetune_stage(from_uri: str, ingest_cfg, name: str, home: Home, train_cfg, 
     trainable, total = trainable_share(cfg, vocab)
     runners = runners or Runners.direct(home, ray_options, run_name=name, resume=resume, progress=progress)
     method = "lora" if cfg.lora_rank is not None else "full"
-    _say(progress, f"[finetune] {base.label} ({base.kind}, {total:,} parameters): {method} fine-tuning trains "
-                   f"{trainable:,} ({100 * trainable / max(total, 1):.3g}%)")
+    _say(
+        progress,
+        f"[finetune] {base.label} ({base.kind}, {total:,} parameters): {method} fine-tuning trains "
+        f"{trainable:,} ({100 * trainable / max(total, 1):.3g}%)",
+    )
 
     cv = runners.ingest(ingest_cfg)
     ds = runners.tokenize(cv["corpus_id"], base.tokenizer_id)
@@ -359,19 +455,56 @@ def finetune_stage(from_uri: str, ingest_cfg, name: str, home: Home, train_cfg, 
     metrics = runners.evaluate(summary["model_dir"], dataset_id, summary["mlflow_run_id"])
     from arlm.stages import register_stage
 
-    details = {"lora_rank": cfg.lora_rank, "lora_alpha": cfg.lora_alpha, "trainable_params": trainable,
-               "total_params": total, "base_test_bits_per_byte": base_metrics["bits_per_byte"],
-               "base_model_dir": str(base.model_dir), "corpus_id": cv["corpus_id"], "dataset_id": dataset_id}
-    tags = {"arlm.origin": "finetune", "arlm.base_model": base.label, "arlm.finetune_method": method,
-            "arlm.trainable_params": str(trainable), "arlm.lora_rank": str(cfg.lora_rank or "")}
-    reg = register_stage(summary, metrics, name, home, progress=progress,
-                         base=(base.label, float(base_metrics["bits_per_byte"])), extra_tags=tags)
-    _catalog(home).record_model_origin(name, reg["version"], "finetune", source=str(from_uri),
-                                       base_name=base.name, base_version=base.version, method=method,
-                                       details=details)
-    return {"base": {"uri": base.label, "model_dir": str(base.model_dir), "tokenizer_id": base.tokenizer_id,
-                     "metrics": base_metrics},
-            "corpus": cv, "dataset": ds, "train": summary, "metrics": metrics,
-            "registration": {k: v for k, v in reg.items() if k != "decision_markdown"},
-            "decision_markdown": reg.get("decision_markdown"), "method": method,
-            "trainable_params": trainable, "total_params": total}
+    details = {
+        "lora_rank": cfg.lora_rank,
+        "lora_alpha": cfg.lora_alpha,
+        "trainable_params": trainable,
+        "total_params": total,
+        "base_test_bits_per_byte": base_metrics["bits_per_byte"],
+        "base_model_dir": str(base.model_dir),
+        "corpus_id": cv["corpus_id"],
+        "dataset_id": dataset_id,
+    }
+    tags = {
+        "arlm.origin": "finetune",
+        "arlm.base_model": base.label,
+        "arlm.finetune_method": method,
+        "arlm.trainable_params": str(trainable),
+        "arlm.lora_rank": str(cfg.lora_rank or ""),
+    }
+    reg = register_stage(
+        summary,
+        metrics,
+        name,
+        home,
+        progress=progress,
+        base=(base.label, float(base_metrics["bits_per_byte"])),
+        extra_tags=tags,
+    )
+    _catalog(home).record_model_origin(
+        name,
+        reg["version"],
+        "finetune",
+        source=str(from_uri),
+        base_name=base.name,
+        base_version=base.version,
+        method=method,
+        details=details,
+    )
+    return {
+        "base": {
+            "uri": base.label,
+            "model_dir": str(base.model_dir),
+            "tokenizer_id": base.tokenizer_id,
+            "metrics": base_metrics,
+        },
+        "corpus": cv,
+        "dataset": ds,
+        "train": summary,
+        "metrics": metrics,
+        "registration": {k: v for k, v in reg.items() if k != "decision_markdown"},
+        "decision_markdown": reg.get("decision_markdown"),
+        "method": method,
+        "trainable_params": trainable,
+        "total_params": total,
+    }

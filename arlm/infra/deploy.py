@@ -56,8 +56,10 @@ def prefect_file(project_dir: Path | None = None) -> Path:
         return f
     shipped = files(FLOWS_PACKAGE).joinpath(PREFECT_FILE)
     if not isinstance(shipped, Path) or not shipped.is_file():
-        raise ArlmError(f"{shipped}: the {PREFECT_FILE} shipped with the {FLOWS_PACKAGE} package is missing "
-                        "from this arlm install (reinstall arlm, or pass --project-dir)")
+        raise ArlmError(
+            f"{shipped}: the {PREFECT_FILE} shipped with the {FLOWS_PACKAGE} package is missing "
+            "from this arlm install (reinstall arlm, or pass --project-dir)"
+        )
     return shipped
 
 
@@ -90,8 +92,11 @@ def deploy(home: Home, opts: DeployOptions, log=print) -> list[str]:
     stack = Stack(home)
     cfg = stack.config()
     running = stack.running() if cfg else {}
-    api_url = opts.api_url or (cfg.prefect_api_url if cfg and "prefect" in running else None) \
+    api_url = (
+        opts.api_url
+        or (cfg.prefect_api_url if cfg and "prefect" in running else None)
         or os.environ.get("PREFECT_API_URL")
+    )
     if not api_url:
         raise ConfigError("--api-url: no Prefect server: start one with `arlm infra up` or set PREFECT_API_URL")
     ray_address = opts.ray_address
@@ -99,14 +104,16 @@ def deploy(home: Home, opts: DeployOptions, log=print) -> list[str]:
         ray_address = cfg.ray_address if cfg and "ray" in running else ""
     env = dict(os.environ)
     env.update(QUIET_ENV)
-    env.update({
-        "PREFECT_API_URL": api_url,
-        "ARLM_WORK_POOL": opts.work_pool or (cfg.work_pool if cfg else DEFAULT_POOL),
-        "ARLM_PIPELINE_CRON": validate_cron(opts.cron),
-        "ARLM_TIMEZONE": opts.timezone,
-        "ARLM_SCHEDULE_ACTIVE": "true" if opts.schedule_active else "false",
-        "ARLM_RAY_ADDRESS": ray_address,
-    })
+    env.update(
+        {
+            "PREFECT_API_URL": api_url,
+            "ARLM_WORK_POOL": opts.work_pool or (cfg.work_pool if cfg else DEFAULT_POOL),
+            "ARLM_PIPELINE_CRON": validate_cron(opts.cron),
+            "ARLM_TIMEZONE": opts.timezone,
+            "ARLM_SCHEDULE_ACTIVE": "true" if opts.schedule_active else "false",
+            "ARLM_RAY_ADDRESS": ray_address,
+        }
+    )
     if cfg is not None:
         env.setdefault("PREFECT_HOME", str(home.root / "prefect"))
         auth = stack.client_auth()

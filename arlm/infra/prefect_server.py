@@ -46,9 +46,12 @@ def _stop_us_if_it_dies(proc: subprocess.Popen) -> None:
     code = proc.wait()
     if _state["exiting"] or proc.pid in _state["stopping"]:
         return
-    print(f"arlm: error: the temporary Prefect server (pid {proc.pid}) died (exit status {code}); "
-          "stopping. Run the same command again: it resumes from the last checkpoint.",
-          file=sys.stderr, flush=True)
+    print(
+        f"arlm: error: the temporary Prefect server (pid {proc.pid}) died (exit status {code}); "
+        "stopping. Run the same command again: it resumes from the last checkpoint.",
+        file=sys.stderr,
+        flush=True,
+    )
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -71,23 +74,43 @@ def install() -> bool:
 
         from arlm.infra.procs import die_with_parent_preexec
 
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1", PARENT_ENV: str(os.getpid()),
-               **get_current_settings().to_environment_variables(exclude_unset=True)}
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            PARENT_ENV: str(os.getpid()),
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
         # arlm must be importable by the server (it is installed; the checkout also works)
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
         main_thread = threading.current_thread() is threading.main_thread()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-             "--factory", "arlm.infra.prefect_server:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(prefect.__module_path__.parent),
+                "--factory",
+                "arlm.infra.prefect_server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
             env=env,
             # PDEATHSIG is tied to the forking thread: only safe from the main thread
             preexec_fn=die_with_parent_preexec() if main_thread else None,
         )
-        threading.Thread(target=_stop_us_if_it_dies, args=(proc,), daemon=True,
-                         name="arlm-prefect-server-watch").start()
+        threading.Thread(
+            target=_stop_us_if_it_dies, args=(proc,), daemon=True, name="arlm-prefect-server-watch"
+        ).start()
         return proc
 
     original_stop = cls.stop

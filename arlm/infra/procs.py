@@ -106,15 +106,23 @@ def tree_of(info: ProcInfo) -> set[int]:
     return members
 
 
-def spawn(name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path | None = None,
-          url: str = "") -> ProcInfo:
+def spawn(
+    name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path | None = None, url: str = ""
+) -> ProcInfo:
     """Start ``argv`` in a new session with stdout+stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         log.write(f"\n=== arlm infra: starting {name} at {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
         log.flush()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     st = start_time_of(proc.pid) or 0
     # The Popen object is dropped on purpose: the service outlives this process; a reaper thread
     # is not needed because `down` runs in another process (and a zombie counts as not alive).
@@ -249,6 +257,7 @@ def watch_parent(parent_pid: int, on_parent_death=None, every: float = 1.0) -> t
     """A daemon thread that calls ``on_parent_death`` (default: SIGTERM to this process, then
     exit after 10 s) once ``parent_pid`` is no longer this process's parent. Unlike
     PR_SET_PDEATHSIG it is bound to the parent process, not to the thread that forked us."""
+
     def default() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10)

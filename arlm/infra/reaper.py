@@ -44,15 +44,25 @@ def start(procs_dir: Path) -> Path | None:
         return path
     procs_dir.mkdir(parents=True, exist_ok=True)
     write_record(path, me, st, {}, command=" ".join(sys.argv)[:300])
-    _started[me] = subprocess.Popen([sys.executable, "-m", "arlm.infra.reaper", str(me), str(st), str(path)],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    _started[me] = subprocess.Popen(
+        [sys.executable, "-m", "arlm.infra.reaper", str(me), str(st), str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
     return path
 
 
 def write_record(path: Path, pid: int, start_time: int, children: dict[int, int], command: str = "") -> None:
-    data = {"pid": pid, "start_time": start_time, "command": command, "updated": time.time(),
-            "children": {str(k): v for k, v in children.items()}}
+    data = {
+        "pid": pid,
+        "start_time": start_time,
+        "command": command,
+        "updated": time.time(),
+        "children": {str(k): v for k, v in children.items()},
+    }
     if path.exists() and not command:
         try:
             data["command"] = json.loads(path.read_text()).get("command", "")

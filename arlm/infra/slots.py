@@ -114,8 +114,12 @@ def read_holders(limit: str | None = None) -> list[Holder]:
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
         try:
             data = json.loads(p.read_text())
-            h = Holder(**{k: data[k] for k in ("lease_id", "limit", "pid", "start_time", "host", "since")},
-                       command=data.get("command", ""), label=data.get("label", ""), path=p)
+            h = Holder(
+                **{k: data[k] for k in ("lease_id", "limit", "pid", "start_time", "host", "since")},
+                command=data.get("command", ""),
+                label=data.get("label", ""),
+                path=p,
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if limit is None or h.limit == limit:
@@ -126,11 +130,16 @@ def read_holders(limit: str | None = None) -> list[Holder]:
 def _write_holder(lease_id: str, limit: str, label: str) -> Path:
     d = holders_dir()
     d.mkdir(parents=True, exist_ok=True)
-    rec = {"lease_id": lease_id, "limit": limit, "pid": os.getpid(),
-           "start_time": procs.start_time_of(os.getpid()) or 0, "host": socket.gethostname(),
-           "since": time.time(), "command": " ".join(os.path.basename(a) if i == 0 else a
-                                                    for i, a in enumerate(sys.argv))[:300],
-           "label": label}
+    rec = {
+        "lease_id": lease_id,
+        "limit": limit,
+        "pid": os.getpid(),
+        "start_time": procs.start_time_of(os.getpid()) or 0,
+        "host": socket.gethostname(),
+        "since": time.time(),
+        "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300],
+        "label": label,
+    }
     path = d / f"{lease_id}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(rec))
@@ -164,10 +173,15 @@ def read_leases() -> list[Lease] | None:
             continue
         try:
             data = json.loads(p.read_text())
-            out.append(Lease(id=data["id"], resource_ids=list(data["resource_ids"]),
-                             slots=int((data.get("metadata") or {}).get("slots") or 0),
-                             expiration=datetime.fromisoformat(data["expiration"]),
-                             created_at=datetime.fromisoformat(data["created_at"])))
+            out.append(
+                Lease(
+                    id=data["id"],
+                    resource_ids=list(data["resource_ids"]),
+                    slots=int((data.get("metadata") or {}).get("slots") or 0),
+                    expiration=datetime.fromisoformat(data["expiration"]),
+                    created_at=datetime.fromisoformat(data["created_at"]),
+                )
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return out
@@ -268,8 +282,10 @@ def reclaim(name: str = TRAINING_SLOT, *, dry_run: bool = False) -> list[str]:
                 try:
                     _release(client, h.lease_id)
                 except Exception as exc:  # the lease may be gone with its server; counted below
-                    done.append(f"{name}: releasing lease {h.lease_id} failed ({type(exc).__name__}); "
-                                "its slot is reset below if nothing accounts for it")
+                    done.append(
+                        f"{name}: releasing lease {h.lease_id} failed ({type(exc).__name__}); "
+                        "its slot is reset below if nothing accounts for it"
+                    )
                 if h.path is not None:
                     h.path.unlink(missing_ok=True)
         for le in rep.expired_leases:
@@ -294,8 +310,10 @@ def reclaim(name: str = TRAINING_SLOT, *, dry_run: bool = False) -> list[str]:
                 extra = rep.unaccounted_slots
             if extra:
                 keep = rep.active_slots - extra
-                done.append(f"{name}: {'would reset' if dry_run else 'reset'} {extra} slot(s) held by no live "
-                            f"lease (active slots {rep.active_slots} -> {keep})")
+                done.append(
+                    f"{name}: {'would reset' if dry_run else 'reset'} {extra} slot(s) held by no live "
+                    f"lease (active slots {rep.active_slots} -> {keep})"
+                )
                 if not dry_run:
                     client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=keep))
     return done
@@ -306,8 +324,7 @@ def _try_acquire(client, name: str, holder) -> tuple[str | None, float]:
     import httpx
 
     try:
-        resp = client.increment_concurrency_slots_with_lease([name], 1, "concurrency", LEASE_SECONDS,
-                                                             holder=holder)
+        resp = client.increment_concurrency_slots_with_lease([name], 1, "concurrency", LEASE_SECONDS, holder=holder)
     except httpx.HTTPStatusError as exc:
         if exc.response.status_code == 423:
             try:
@@ -328,16 +345,21 @@ def _waiting_line(rep: SlotReport, waited: float) -> str:
         who = "; ".join(h.describe() for h in live)
     elif rep.live_leases:
         le = rep.live_leases[0]
-        who = (f"a holder with no arlm record (lease {le.id[:8]}, taken {le.created_at:%H:%M:%S} UTC, "
-               f"expires {le.expiration:%H:%M:%S} UTC unless renewed)")
+        who = (
+            f"a holder with no arlm record (lease {le.id[:8]}, taken {le.created_at:%H:%M:%S} UTC, "
+            f"expires {le.expiration:%H:%M:%S} UTC unless renewed)"
+        )
     else:
         who = f"a holder arlm cannot see (its lease expires at most {LEASE_SECONDS:.0f} s after it stops)"
-    return (f"[slot] waiting for the training slot '{rep.name}' held by {who}; waited {waited:.0f} s "
-            f"(`arlm doctor` shows and clears stale holders)")
+    return (
+        f"[slot] waiting for the training slot '{rep.name}' held by {who}; waited {waited:.0f} s "
+        f"(`arlm doctor` shows and clears stale holders)"
+    )
 
 
-def acquire(name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "",
-            timeout_s: float | None = None) -> str:
+def acquire(
+    name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "", timeout_s: float | None = None
+) -> str:
     """Take one slot of ``name`` (created with limit 1 if missing) and return the lease id. While
     waiting, reclaim what dead holders left and say who holds the slot every
     :data:`REPORT_EVERY_SECONDS`."""
@@ -393,13 +415,16 @@ def _renew_loop(lease_id: str, stop: threading.Event, say: Say) -> None:
             except Exception as exc:
                 failures += 1
                 if failures == 1 or failures % 4 == 0:
-                    say(f"[slot] warning: renewing the training slot lease failed ({type(exc).__name__}: "
-                        f"{str(exc)[:120]}); it expires {LEASE_SECONDS:.0f} s after the last renewal")
+                    say(
+                        f"[slot] warning: renewing the training slot lease failed ({type(exc).__name__}: "
+                        f"{str(exc)[:120]}); it expires {LEASE_SECONDS:.0f} s after the last renewal"
+                    )
 
 
 @contextmanager
-def hold(name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "",
-         timeout_s: float | None = None) -> Iterator[str]:
+def hold(
+    name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "", timeout_s: float | None = None
+) -> Iterator[str]:
     """Hold one slot of ``name`` for the block: acquire (waiting visibly), renew, release."""
     say = say or _stderr
     lease_id = acquire(name, say=say, label=label, timeout_s=timeout_s)
@@ -407,8 +432,9 @@ def hold(name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "",
     stop = threading.Event()
     try:
         record = _write_holder(lease_id, name, label)
-        renewer = threading.Thread(target=_renew_loop, args=(lease_id, stop, say), daemon=True,
-                                   name=f"arlm-slot-renewal-{lease_id[:8]}")
+        renewer = threading.Thread(
+            target=_renew_loop, args=(lease_id, stop, say), daemon=True, name=f"arlm-slot-renewal-{lease_id[:8]}"
+        )
         renewer.start()
         yield lease_id
     finally:
@@ -417,8 +443,10 @@ def hold(name: str = TRAINING_SLOT, *, say: Say | None = None, label: str = "",
             with _client() as client:
                 _release(client, lease_id)
         except Exception as exc:  # the lease then expires within LEASE_SECONDS
-            say(f"[slot] warning: releasing the training slot failed ({type(exc).__name__}); "
-                f"it frees itself within {LEASE_SECONDS:.0f} s")
+            say(
+                f"[slot] warning: releasing the training slot failed ({type(exc).__name__}); "
+                f"it frees itself within {LEASE_SECONDS:.0f} s"
+            )
         if record is not None:
             record.unlink(missing_ok=True)
 
@@ -444,6 +472,9 @@ def summary(rep: SlotReport) -> list[str]:
 
 def describe_holders(name: str = TRAINING_SLOT) -> dict[str, Any]:
     rep = inspect(name)
-    return {"name": name, "limit": rep.limit, "active_slots": rep.active_slots,
-            "holders": [{**{k: v for k, v in h.__dict__.items() if k != "path"}, "alive": h.alive}
-                        for h in rep.holders]}
+    return {
+        "name": name,
+        "limit": rep.limit,
+        "active_slots": rep.active_slots,
+        "holders": [{**{k: v for k, v in h.__dict__.items() if k != "path"}, "alive": h.alive} for h in rep.holders],
+    }

@@ -94,15 +94,21 @@ class StackConfig:
             raise ConfigError(f"--services: unknown service(s) {unknown}; choose from {list(SERVICES)}")
         if "worker" in self.services and "prefect" not in self.services:
             raise ConfigError("--services: 'worker' needs 'prefect' (the worker polls that server)")
-        ports = {"prefect_port": self.prefect_port, "mlflow_port": self.mlflow_port,
-                 "ray_port": self.ray_port, "ray_dashboard_port": self.ray_dashboard_port,
-                 "ray_client_port": self.ray_client_port}
+        ports = {
+            "prefect_port": self.prefect_port,
+            "mlflow_port": self.mlflow_port,
+            "ray_port": self.ray_port,
+            "ray_dashboard_port": self.ray_dashboard_port,
+            "ray_client_port": self.ray_client_port,
+        }
         for name, port in ports.items():
             if not 0 < port < 65536:
                 raise ConfigError(f"--{name.replace('_', '-')}: {port} is not a TCP port")
         for name in ("ray_port", "ray_dashboard_port", "ray_client_port"):
             if 10002 <= ports[name] <= 19999:
-                raise ConfigError(f"--{name.replace('_', '-')}: {ports[name]} is inside Ray's worker port range 10002-19999")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')}: {ports[name]} is inside Ray's worker port range 10002-19999"
+                )
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ: {ports}")
         if self.prefect_db and not self.prefect_db.startswith(("sqlite", "postgresql")):
@@ -145,7 +151,7 @@ def prefect_url_for(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     return url
 
 
@@ -252,8 +258,14 @@ class Stack:
 
     def _base_env(self, cfg: StackConfig) -> dict[str, str]:
         env = dict(os.environ)
-        for k in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "RAY_ADDRESS", "PREFECT_API_AUTH_STRING",
-                  "PREFECT_SERVER_API_AUTH_STRING", "MLFLOW_BACKEND_STORE_URI"):
+        for k in (
+            "PREFECT_API_URL",
+            "MLFLOW_TRACKING_URI",
+            "RAY_ADDRESS",
+            "PREFECT_API_AUTH_STRING",
+            "PREFECT_SERVER_API_AUTH_STRING",
+            "MLFLOW_BACKEND_STORE_URI",
+        ):
             env.pop(k, None)
         env.update(QUIET_ENV)
         env["PREFECT_HOME"] = str(self.home.root / "prefect")
@@ -329,8 +341,14 @@ class Stack:
             info = ProcInfo(**d)
             alive = procs.is_alive(info.pid, info.start_time)
             healthy = alive and cfg is not None and self._healthy(name, info, cfg)
-            out[name] = {"pid": info.pid, "alive": alive, "healthy": healthy, "url": info.url,
-                         "log": info.log, "pids": sorted(procs.tree_of(info))}
+            out[name] = {
+                "pid": info.pid,
+                "alive": alive,
+                "healthy": healthy,
+                "url": info.url,
+                "log": info.log,
+                "pids": sorted(procs.tree_of(info)),
+            }
         return out
 
     # services ----------------------------------------------------------------
@@ -346,8 +364,9 @@ class Stack:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = db
         # Concurrency leases in files under its PREFECT_HOME: a restarted server still knows who
         # holds the training slot, and its repossessor revokes leases whose holder died.
-        env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE",
-                       "prefect.server.concurrency.lease_storage.filesystem")
+        env.setdefault(
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem"
+        )
         env["PREFECT_SERVER_API_HOST"] = cfg.host
         env["PREFECT_SERVER_API_PORT"] = str(cfg.prefect_port)
         ui_host = cfg.public_hosts[0] if (cfg.exposed and cfg.public_hosts) else cfg.client_host
@@ -357,10 +376,24 @@ class Stack:
         auth = self.prefect_auth(cfg)
         if auth:
             env["PREFECT_SERVER_API_AUTH_STRING"] = auth
-        argv = [_bin("prefect"), "server", "start", "--host", cfg.host, "--port", str(cfg.prefect_port),
-                "--no-background"]
-        return procs.spawn("prefect", argv, env, self._log("prefect"), cwd=self.home.root,
-                           url=f"http://{cfg.client_host}:{cfg.prefect_port}")
+        argv = [
+            _bin("prefect"),
+            "server",
+            "start",
+            "--host",
+            cfg.host,
+            "--port",
+            str(cfg.prefect_port),
+            "--no-background",
+        ]
+        return procs.spawn(
+            "prefect",
+            argv,
+            env,
+            self._log("prefect"),
+            cwd=self.home.root,
+            url=f"http://{cfg.client_host}:{cfg.prefect_port}",
+        )
 
     def _start_mlflow(self, cfg: StackConfig) -> ProcInfo:
         _require_free(cfg.host, cfg.mlflow_port, "--mlflow-port")
@@ -369,23 +402,43 @@ class Stack:
         (root / "artifacts").mkdir(parents=True, exist_ok=True)
         # A separate store from the embedded one (home/mlflow/mlflow.db): its artifacts are proxied
         # (mlflow-artifacts:/), the embedded store's are plain file paths.
-        env["MLFLOW_BACKEND_STORE_URI"] = (mlflow_url_for(cfg.mlflow_db) if cfg.mlflow_db
-                                           else f"sqlite:///{root / 'mlflow.db'}")
+        env["MLFLOW_BACKEND_STORE_URI"] = (
+            mlflow_url_for(cfg.mlflow_db) if cfg.mlflow_db else f"sqlite:///{root / 'mlflow.db'}"
+        )
         # MLflow 3's server starts ~8 huey job consumers (~220 MB each) for GenAI jobs that a model
         # registry does not use: off unless the operator turns them on.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-        names = sorted({"127.0.0.1", "localhost", cfg.client_host, *cfg.public_hosts}
-                       - ({cfg.host} if cfg.host in ("0.0.0.0", "::") else set()))
+        names = sorted(
+            {"127.0.0.1", "localhost", cfg.client_host, *cfg.public_hosts}
+            - ({cfg.host} if cfg.host in ("0.0.0.0", "::") else set())
+        )
         hosts = ",".join(f"{h},{h}:{cfg.mlflow_port}" for h in names)
         origins = ",".join(f"http://{h}:{cfg.mlflow_port}" for h in names)
-        argv = [_bin("mlflow"), "server", "--host", cfg.host, "--port", str(cfg.mlflow_port),
-                "--workers", "1", "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-                "--allowed-hosts", hosts, "--cors-allowed-origins", origins]
+        argv = [
+            _bin("mlflow"),
+            "server",
+            "--host",
+            cfg.host,
+            "--port",
+            str(cfg.mlflow_port),
+            "--workers",
+            "1",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--allowed-hosts",
+            hosts,
+            "--cors-allowed-origins",
+            origins,
+        ]
         return procs.spawn("mlflow", argv, env, self._log("mlflow"), cwd=self.home.root, url=cfg.mlflow_url)
 
     def _start_ray(self, cfg: StackConfig) -> ProcInfo:
-        for port, opt in ((cfg.ray_port, "--ray-port"), (cfg.ray_dashboard_port, "--ray-dashboard-port"),
-                          (cfg.ray_client_port, "--ray-client-port")):
+        for port, opt in (
+            (cfg.ray_port, "--ray-port"),
+            (cfg.ray_dashboard_port, "--ray-dashboard-port"),
+            (cfg.ray_client_port, "--ray-client-port"),
+        ):
             _require_free(cfg.host, port, opt)
         env = self._base_env(cfg)
         if cfg.exposed:
@@ -393,19 +446,42 @@ class Stack:
             del token  # Ray reads it from RAY_AUTH_TOKEN_PATH; never put it on a command line
         tmp = self.ray_temp_dir()
         tmp.mkdir(parents=True, exist_ok=True)
-        argv = [_bin("ray"), "start", "--head", "--block", "--disable-usage-stats",
-                "--port", str(cfg.ray_port), "--node-ip-address", cfg.client_host,
-                "--dashboard-host", cfg.host, "--dashboard-port", str(cfg.ray_dashboard_port),
-                "--ray-client-server-port", str(cfg.ray_client_port),
-                # the agent's default 52365 collides with any other Ray on this machine
-                "--dashboard-agent-listen-port", str(procs.free_port()),
-                "--memory", str(parse_size(cfg.ray_memory, "--ray-memory")),
-                "--object-store-memory", str(parse_size(cfg.ray_object_store_memory, "--ray-object-store-memory")),
-                "--temp-dir", str(tmp)]
+        argv = [
+            _bin("ray"),
+            "start",
+            "--head",
+            "--block",
+            "--disable-usage-stats",
+            "--port",
+            str(cfg.ray_port),
+            "--node-ip-address",
+            cfg.client_host,
+            "--dashboard-host",
+            cfg.host,
+            "--dashboard-port",
+            str(cfg.ray_dashboard_port),
+            "--ray-client-server-port",
+            str(cfg.ray_client_port),
+            # the agent's default 52365 collides with any other Ray on this machine
+            "--dashboard-agent-listen-port",
+            str(procs.free_port()),
+            "--memory",
+            str(parse_size(cfg.ray_memory, "--ray-memory")),
+            "--object-store-memory",
+            str(parse_size(cfg.ray_object_store_memory, "--ray-object-store-memory")),
+            "--temp-dir",
+            str(tmp),
+        ]
         if cfg.ray_num_cpus is not None:
             argv += ["--num-cpus", str(cfg.ray_num_cpus)]
-        return procs.spawn("ray", argv, env, self._log("ray"), cwd=self.home.root,
-                           url=f"http://{cfg.client_host}:{cfg.ray_dashboard_port}")
+        return procs.spawn(
+            "ray",
+            argv,
+            env,
+            self._log("ray"),
+            cwd=self.home.root,
+            url=f"http://{cfg.client_host}:{cfg.ray_dashboard_port}",
+        )
 
     def _start_worker(self, cfg: StackConfig) -> ProcInfo:
         env = self._base_env(cfg)
@@ -415,12 +491,27 @@ class Stack:
             env["PREFECT_API_AUTH_STRING"] = auth
         env["PREFECT_WORKER_QUERY_SECONDS"] = str(cfg.worker_query_seconds)
         env.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
-        argv = [_bin("prefect"), "worker", "start", "--pool", cfg.work_pool, "--type", "process",
-                "--name", self.worker_name(cfg)]
+        argv = [
+            _bin("prefect"),
+            "worker",
+            "start",
+            "--pool",
+            cfg.work_pool,
+            "--type",
+            "process",
+            "--name",
+            self.worker_name(cfg),
+        ]
         if cfg.worker_limit:
             argv += ["--limit", str(cfg.worker_limit)]
-        return procs.spawn("worker", argv, env, self._log("worker"), cwd=self.home.root,
-                           url=f"{cfg.prefect_api_url.removesuffix('/api')}/work-pools/work-pool/{cfg.work_pool}")
+        return procs.spawn(
+            "worker",
+            argv,
+            env,
+            self._log("worker"),
+            cwd=self.home.root,
+            url=f"{cfg.prefect_api_url.removesuffix('/api')}/work-pools/work-pool/{cfg.work_pool}",
+        )
 
     def worker_name(self, cfg: StackConfig) -> str:
         return f"arlm-worker-{cfg.prefect_port}"
@@ -432,7 +523,9 @@ class Stack:
         if name == "mlflow":
             return procs.http_ok(f"{cfg.mlflow_url}/health")
         if name == "ray":
-            return procs.tcp_ok(cfg.client_host, cfg.ray_port) and "Ray runtime started" in procs.log_tail(info.log, 200)
+            return procs.tcp_ok(cfg.client_host, cfg.ray_port) and "Ray runtime started" in procs.log_tail(
+                info.log, 200
+            )
         if name == "worker":
             return self._worker_online(cfg)
         return False
@@ -447,8 +540,9 @@ class Stack:
 
     def _worker_online(self, cfg: StackConfig) -> bool:
         url = f"{cfg.prefect_api_url}/work_pools/{urllib.parse.quote(cfg.work_pool)}/workers/filter"
-        req = urllib.request.Request(url, data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json", **self._auth_headers()})
+        req = urllib.request.Request(
+            url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **self._auth_headers()}
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 workers = json.load(r)
@@ -462,20 +556,30 @@ class Stack:
         if not ok:
             alive = procs.is_alive(info.pid, info.start_time)
             why = "did not become healthy" if alive else "exited"
-            raise ArlmError(f"{name} {why} after {time.monotonic() - start:.0f} s; see {info.log}:\n"
-                            f"{procs.log_tail(info.log)}")
+            raise ArlmError(
+                f"{name} {why} after {time.monotonic() - start:.0f} s; see {info.log}:\n{procs.log_tail(info.log)}"
+            )
 
 
 # Settings that belong to one running service and cannot change under it.
-_OWNED_BY = {"prefect_port": "prefect", "prefect_db": "prefect", "mlflow_port": "mlflow",
-             "mlflow_db": "mlflow", "ray_port": "ray", "ray_dashboard_port": "ray",
-             "ray_client_port": "ray", "work_pool": "worker", "host": "prefect"}
+_OWNED_BY = {
+    "prefect_port": "prefect",
+    "prefect_db": "prefect",
+    "mlflow_port": "mlflow",
+    "mlflow_db": "mlflow",
+    "ray_port": "ray",
+    "ray_dashboard_port": "ray",
+    "ray_client_port": "ray",
+    "work_pool": "worker",
+    "host": "prefect",
+}
 
 
 def _merge_running(old: StackConfig, new: StackConfig, running: dict[str, ProcInfo]) -> StackConfig:
     """Running services keep their settings; the rest, and newly requested services, take the new ones."""
-    merged = StackConfig.from_dict({**asdict(old), "services": sorted(set(old.services) | set(new.services),
-                                                                       key=SERVICES.index)})
+    merged = StackConfig.from_dict(
+        {**asdict(old), "services": sorted(set(old.services) | set(new.services), key=SERVICES.index)}
+    )
     for f in fields(StackConfig):
         if f.name != "services" and _OWNED_BY.get(f.name) not in running:
             setattr(merged, f.name, getattr(new, f.name))

@@ -13,6 +13,14 @@ from arlm.models.registry import build_model, list_kinds, list_presets, parse_sp
 from arlm.models.serialization import load_model, read_model_metadata, save_model
 
 __all__ = [
-    "LanguageModel", "ModelConfig", "build_model", "list_kinds", "list_presets", "parse_spec",
-    "resolve_config", "save_model", "load_model", "read_model_metadata",
+    "LanguageModel",
+    "ModelConfig",
+    "build_model",
+    "list_kinds",
+    "list_presets",
+    "parse_spec",
+    "resolve_config",
+    "save_model",
+    "load_model",
+    "read_model_metadata",
 ]

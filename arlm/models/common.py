@@ -41,8 +41,7 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
     Computed in float32 even under bf16 autocast (``cross_entropy`` is on autocast's fp32 list,
     the explicit cast keeps it so when autocast is off and the logits are bf16)."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1),
-                           ignore_index=-1)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
 
 
 def check_positive(kind: str, **fields: float) -> None:

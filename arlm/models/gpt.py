@@ -46,9 +46,15 @@ class GPTConfig(ModelConfig):
     norm_eps: float = 1e-5  # epsilon of every LayerNorm
 
     def __post_init__(self) -> None:
-        check_positive("gpt", vocab_size=self.vocab_size, block_size=self.block_size,
-                       n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
-                       vocab_multiple=self.vocab_multiple)
+        check_positive(
+            "gpt",
+            vocab_size=self.vocab_size,
+            block_size=self.block_size,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            vocab_multiple=self.vocab_multiple,
+        )
         check_dropout("gpt", self.dropout)
         if self.n_embd % self.n_head:
             raise ConfigError(f"model gpt: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
@@ -98,8 +104,12 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None = None,
-                past: tuple[torch.Tensor, torch.Tensor] | None = None):
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
         """Attend causally over ``past`` keys/values then the new ones; return (y, (k, v))."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
@@ -192,13 +202,15 @@ class GPT(LanguageModel):
         """Training FLOPs per token: 6N (forward+backward of the weights) + 12*L*H*Q*T (the
         attention scores and weighted sums over a full context T), the PaLM/nanoGPT estimate."""
         cfg = self.config
-        return 6.0 * self.num_params(non_embedding=True) + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_size * cfg.block_size
+        return (
+            6.0 * self.num_params(non_embedding=True) + 12.0 * cfg.n_layer * cfg.n_head * cfg.head_size * cfg.block_size
+        )
 
     # -- forward -----------------------------------------------------------------------------
     def _rope(self, start: int, length: int):
         if self.config.positions != "rope":
             return None
-        return self.rope_cos[start:start + length], self.rope_sin[start:start + length]
+        return self.rope_cos[start : start + length], self.rope_sin[start : start + length]
 
     def _run(self, idx: torch.Tensor, start: int, past: list | None):
         B, T = idx.shape
@@ -233,6 +245,7 @@ class GPT(LanguageModel):
         return logits, KVCache(layers=kv, pos=state.pos + idx.size(1))
 
     def reorder_state(self, state: KVCache, index: torch.Tensor) -> KVCache:
-        layers = [None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
-                  for kv in state.layers]
+        layers = [
+            None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index)) for kv in state.layers
+        ]
         return KVCache(layers=layers, pos=state.pos)

@@ -32,13 +32,21 @@ class LSTMAttentionConfig(ModelConfig):
     vocab_multiple: int = 64
 
     def __post_init__(self) -> None:
-        check_positive("lstm-attn", vocab_size=self.vocab_size, block_size=self.block_size,
-                       n_embd=self.n_embd, hidden_size=self.hidden_size, n_layer=self.n_layer,
-                       n_head=self.n_head, vocab_multiple=self.vocab_multiple)
+        check_positive(
+            "lstm-attn",
+            vocab_size=self.vocab_size,
+            block_size=self.block_size,
+            n_embd=self.n_embd,
+            hidden_size=self.hidden_size,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            vocab_multiple=self.vocab_multiple,
+        )
         check_dropout("lstm-attn", self.dropout)
         if self.hidden_size % self.n_head:
-            raise ConfigError(f"model lstm-attn: hidden_size ({self.hidden_size}) must be divisible "
-                              f"by n_head ({self.n_head})")
+            raise ConfigError(
+                f"model lstm-attn: hidden_size ({self.hidden_size}) must be divisible by n_head ({self.n_head})"
+            )
 
 
 @dataclass
@@ -59,8 +67,9 @@ class LSTMAttentionLM(LanguageModel):
         self.padded_vocab = padded_vocab(cfg.vocab_size, cfg.vocab_multiple)
         self.wte = nn.Embedding(self.padded_vocab, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = nn.LSTM(cfg.n_embd, H, num_layers=cfg.n_layer, batch_first=True,
-                           dropout=cfg.dropout if cfg.n_layer > 1 else 0.0)
+        self.rnn = nn.LSTM(
+            cfg.n_embd, H, num_layers=cfg.n_layer, batch_first=True, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0
+        )
         self.qkv = nn.Linear(H, 3 * H, bias=False)
         self.proj = nn.Linear(H, H)
         self.lm_head, self.tied = recurrent_head(self.wte, cfg.hidden_size, cfg.tie_weights)
@@ -105,5 +114,6 @@ class LSTMAttentionLM(LanguageModel):
         def sel(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.index_select(0, index)
 
-        return LSTMAttentionState(lstm=tuple(s.index_select(1, index) for s in state.lstm),
-                                  keys=sel(state.keys), values=sel(state.values))
+        return LSTMAttentionState(
+            lstm=tuple(s.index_select(1, index) for s in state.lstm), keys=sel(state.keys), values=sel(state.values)
+        )

@@ -46,14 +46,16 @@ class NGramConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         if self.vocab_size <= 0 or self.block_size <= 0:
-            raise ConfigError(f"model ngram: vocab_size and block_size must be > 0 "
-                              f"(got {self.vocab_size}, {self.block_size})")
+            raise ConfigError(
+                f"model ngram: vocab_size and block_size must be > 0 (got {self.vocab_size}, {self.block_size})"
+            )
         if not isinstance(self.order, int) or self.order < 1:
             raise ConfigError(f"model ngram: order must be an integer >= 1, got {self.order!r}")
         if self.order * bits_per_token(self.vocab_size) > MAX_KEY_BITS:
             top = MAX_KEY_BITS // bits_per_token(self.vocab_size)
-            raise ConfigError(f"model ngram: order {self.order} is too high for a vocabulary of "
-                              f"{self.vocab_size} (at most {top})")
+            raise ConfigError(
+                f"model ngram: order {self.order} is too high for a vocabulary of {self.vocab_size} (at most {top})"
+            )
         if self.discount is not None and not 0.0 < self.discount < 1.0:
             raise ConfigError(f"model ngram: discount must be in (0, 1), got {self.discount!r}")
 
@@ -88,12 +90,12 @@ class NGramLM(LanguageModel):
         N = toks.size - n + 1
         keys = np.zeros(max(N, 0), dtype=np.int64)
         for j in range(n):
-            keys = keys * V + toks[j:j + max(N, 0)]
+            keys = keys * V + toks[j : j + max(N, 0)]
         keys, counts = np.unique(keys, return_counts=True)
         discounts = []
         for k in range(n, 0, -1):
             if k < n:  # continuation counts: distinct left extensions of each k-gram
-                keys, counts = np.unique(keys % (V ** k), return_counts=True)
+                keys, counts = np.unique(keys % (V**k), return_counts=True)
             ctx, nxt = keys // V, keys % V
             uniq, first = np.unique(ctx, return_index=True)
             ptr = np.append(first, len(keys)).astype(np.int64)
@@ -133,13 +135,20 @@ class NGramLM(LanguageModel):
             # discounted share of each (context, word): max(c - D, 0) / c(context .)
             per_entry_total = torch.repeat_interleave(self._totals[k], p[1:] - p[:-1]) if n_ctx else csum[:0]
             D = float(self.discounts[k - 1])
-            self._mass[k] = ((cnt.double()[: per_entry_total.numel()] - D).clamp(min=0) / per_entry_total
-                             if n_ctx else cnt.double()[:0])
+            self._mass[k] = (
+                (cnt.double()[: per_entry_total.numel()] - D).clamp(min=0) / per_entry_total
+                if n_ctx
+                else cnt.double()[:0]
+            )
         V = self.config.vocab_size
         uniform = torch.full((1, V), 1.0 / V, dtype=torch.float64, device=self.discounts.device)
         if self.ctx_1.numel() == 1 and int(self.ctx_1[0]) == 0:  # fitted: the one empty context
-            self._mix(uniform, torch.zeros(1, dtype=torch.int64, device=uniform.device),
-                      torch.zeros(1, dtype=torch.int64, device=uniform.device), 1)
+            self._mix(
+                uniform,
+                torch.zeros(1, dtype=torch.int64, device=uniform.device),
+                torch.zeros(1, dtype=torch.int64, device=uniform.device),
+                1,
+            )
         self._unigram = uniform  # P_1, the same for every position
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -227,7 +236,7 @@ class NGramLM(LanguageModel):
         out = torch.empty(contexts.size(0), cfg.vocab_size, dtype=torch.float32, device=tokens.device)
         chunk = max(1, (1 << 24) // cfg.vocab_size)
         for i in range(0, contexts.size(0), chunk):
-            out[i:i + chunk] = self.probs(contexts[i:i + chunk], lengths[i:i + chunk]).log_()
+            out[i : i + chunk] = self.probs(contexts[i : i + chunk], lengths[i : i + chunk]).log_()
         return out.view(B, S - start, cfg.vocab_size)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
@@ -243,7 +252,7 @@ class NGramLM(LanguageModel):
         tokens = torch.cat((state, idx.long()), dim=1)
         logits = self._logits(tokens, state.size(1))
         h = self.config.order - 1
-        return logits, tokens[:, max(0, tokens.size(1) - h):]
+        return logits, tokens[:, max(0, tokens.size(1) - h) :]
 
     def reorder_state(self, state: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         return state.index_select(0, index)

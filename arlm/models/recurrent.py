@@ -29,9 +29,15 @@ class RecurrentConfig(ModelConfig):
     vocab_multiple: int = 64
 
     def __post_init__(self) -> None:
-        check_positive("recurrent", vocab_size=self.vocab_size, block_size=self.block_size,
-                       n_embd=self.n_embd, hidden_size=self.hidden_size, n_layer=self.n_layer,
-                       vocab_multiple=self.vocab_multiple)
+        check_positive(
+            "recurrent",
+            vocab_size=self.vocab_size,
+            block_size=self.block_size,
+            n_embd=self.n_embd,
+            hidden_size=self.hidden_size,
+            n_layer=self.n_layer,
+            vocab_multiple=self.vocab_multiple,
+        )
         check_dropout("recurrent", self.dropout)
 
 
@@ -60,8 +66,14 @@ class RecurrentLM(LanguageModel):
         self.padded_vocab = padded_vocab(cfg.vocab_size, cfg.vocab_multiple)
         self.wte = nn.Embedding(self.padded_vocab, cfg.n_embd)
         self.drop = nn.Dropout(cfg.dropout)
-        self.rnn = self.rnn_class(cfg.n_embd, cfg.hidden_size, num_layers=cfg.n_layer, batch_first=True,
-                                  dropout=cfg.dropout if cfg.n_layer > 1 else 0.0, **self.rnn_kwargs)
+        self.rnn = self.rnn_class(
+            cfg.n_embd,
+            cfg.hidden_size,
+            num_layers=cfg.n_layer,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.n_layer > 1 else 0.0,
+            **self.rnn_kwargs,
+        )
         self.lm_head, self.tied = recurrent_head(self.wte, cfg.hidden_size, cfg.tie_weights)
 
     def flops_per_token(self) -> float:

@@ -79,8 +79,9 @@ def model_class(kind: str, kinds: dict[str, str] | None = None) -> type[Language
     return getattr(importlib.import_module(module), name)
 
 
-def parse_spec(spec: str, kinds: dict[str, str] | None = None,
-               presets: dict[str, dict[str, dict[str, Any]]] | None = None) -> tuple[str, str]:
+def parse_spec(
+    spec: str, kinds: dict[str, str] | None = None, presets: dict[str, dict[str, dict[str, Any]]] | None = None
+) -> tuple[str, str]:
     """``"gpt/baby"`` -> ("gpt", "baby"); ``"lstm"`` -> ("lstm", "tiny"). Validates both against
     ``kinds``/``presets`` (default: the decoder-only family's ``KINDS``/``PRESETS``)."""
     kinds = KINDS if kinds is None else kinds
@@ -92,19 +93,28 @@ def parse_spec(spec: str, kinds: dict[str, str] | None = None,
         raise ConfigError(f"model spec {spec!r} has no kind: give KIND[/PRESET]; kinds: {', '.join(kinds)}")
     _check_kind(kind, kinds)
     if slash and not preset:
-        raise ConfigError(f"model spec {spec!r} has an empty preset: give {kind}/PRESET with PRESET one "
-                          f"of {', '.join(presets[kind])}, or {kind} alone for {kind}/{DEFAULT_PRESET}")
+        raise ConfigError(
+            f"model spec {spec!r} has an empty preset: give {kind}/PRESET with PRESET one "
+            f"of {', '.join(presets[kind])}, or {kind} alone for {kind}/{DEFAULT_PRESET}"
+        )
     preset = preset or DEFAULT_PRESET
     if preset not in presets[kind]:
-        raise ConfigError(f"unknown preset {preset!r} for model kind {kind!r} (spec {spec!r}); "
-                          f"valid presets: {', '.join(presets[kind])}")
+        raise ConfigError(
+            f"unknown preset {preset!r} for model kind {kind!r} (spec {spec!r}); "
+            f"valid presets: {', '.join(presets[kind])}"
+        )
     return kind, preset
 
 
-def resolve_config(spec: str, vocab_size: int, block_size: int | None = None, *,
-                   kinds: dict[str, str] | None = None,
-                   presets: dict[str, dict[str, dict[str, Any]]] | None = None,
-                   **overrides: Any) -> tuple[type[LanguageModel], ModelConfig]:
+def resolve_config(
+    spec: str,
+    vocab_size: int,
+    block_size: int | None = None,
+    *,
+    kinds: dict[str, str] | None = None,
+    presets: dict[str, dict[str, dict[str, Any]]] | None = None,
+    **overrides: Any,
+) -> tuple[type[LanguageModel], ModelConfig]:
     """The class and validated config a spec names, without allocating weights (cheap: used by
     ``TrainConfig.validate`` to reject bad model settings before any worker starts).
     ``kinds``/``presets`` default to the decoder-only family (see ``parse_spec``)."""
@@ -113,8 +123,7 @@ def resolve_config(spec: str, vocab_size: int, block_size: int | None = None, *,
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ConfigError(f"model {kind}: unknown option(s) {', '.join(unknown)}; "
-                          f"valid: {', '.join(sorted(fields))}")
+        raise ConfigError(f"model {kind}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
     values = dict((PRESETS if presets is None else presets)[kind][preset])
     values.update(overrides)
     values["vocab_size"] = vocab_size
@@ -128,8 +137,7 @@ def resolve_config(spec: str, vocab_size: int, block_size: int | None = None, *,
     return cls, config
 
 
-def build_model(spec: str, vocab_size: int, block_size: int | None = None,
-                **overrides: Any) -> LanguageModel:
+def build_model(spec: str, vocab_size: int, block_size: int | None = None, **overrides: Any) -> LanguageModel:
     """A freshly initialised model: ``spec`` is ``KIND[/PRESET]``, ``block_size`` None keeps the
     preset's context, ``overrides`` replace any config field (``dropout=0.0``, ``positions="rope"``)."""
     cls, config = resolve_config(spec, vocab_size, block_size, **overrides)
@@ -154,7 +162,13 @@ def preset_table(vocab_size: int = 4096) -> list[dict[str, Any]]:
             with torch.device("meta"):
                 model = cls(cfg)
             trained = cls.trainable  # an n-gram is counted, not trained: its size is its table's
-            rows.append({"model": f"{kind}/{preset}", "params": model.num_params() if trained else None,
-                         "flops_per_token": float(model.flops_per_token()) if trained else None,
-                         "block_size": cfg.block_size, "config": dict(PRESETS[kind][preset])})
+            rows.append(
+                {
+                    "model": f"{kind}/{preset}",
+                    "params": model.num_params() if trained else None,
+                    "flops_per_token": float(model.flops_per_token()) if trained else None,
+                    "block_size": cfg.block_size,
+                    "config": dict(PRESETS[kind][preset]),
+                }
+            )
     return rows

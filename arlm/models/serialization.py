@@ -111,14 +111,19 @@ def verify_weights(path: str | os.PathLike, expected: str | None = None) -> str 
     if expected is None:
         if str(path) not in _WARNED_UNCHECKED:
             _WARNED_UNCHECKED.add(str(path))
-            print(f"arlm: warning: {path}: no sha256 recorded in {CONFIG_FILE} (written by an older "
-                  "arlm): integrity not checked", file=sys.stderr)
+            print(
+                f"arlm: warning: {path}: no sha256 recorded in {CONFIG_FILE} (written by an older "
+                "arlm): integrity not checked",
+                file=sys.stderr,
+            )
         return None
     actual = sha256_file(path)
     if actual != expected:
-        raise WeightsIntegrityError(f"{path}: corrupted weights: sha256 {actual[:16]}... differs from the "
-                                    f"{expected[:16]}... recorded when it was written (re-register or "
-                                    "retrain the model)")
+        raise WeightsIntegrityError(
+            f"{path}: corrupted weights: sha256 {actual[:16]}... differs from the "
+            f"{expected[:16]}... recorded when it was written (re-register or "
+            "retrain the model)"
+        )
     return actual
 
 
@@ -148,8 +153,9 @@ def config_from_metadata(meta: dict, where: str = "model config", kinds: dict[st
     known = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(meta["config"]) - known)
     if unknown:
-        raise DataError(f"{where}: unknown {meta['kind']} config field(s) {', '.join(unknown)} "
-                        "(written by a newer arlm?)")
+        raise DataError(
+            f"{where}: unknown {meta['kind']} config field(s) {', '.join(unknown)} (written by a newer arlm?)"
+        )
     try:
         return cls, cls.config_class(**meta["config"])
     except (TypeError, ConfigError) as exc:
@@ -169,8 +175,10 @@ def load_weights(model: LanguageModel, path: Path) -> None:
     except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
         raise DataError(f"{path}: corrupted or incompatible weights ({exc})") from exc
     if missing or unexpected:
-        raise DataError(f"{path}: weights do not match the {model.kind} config "
-                        f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+        raise DataError(
+            f"{path}: weights do not match the {model.kind} config "
+            f"(missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})"
+        )
 
 
 def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu") -> LanguageModel:

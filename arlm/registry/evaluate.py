@@ -19,7 +19,7 @@ def split_prompts(home: Any, dataset_id: str, split: str, gen: Any, n: int) -> l
     if len(tokens) < 16 or n <= 0:
         return []
     starts = [int(i) for i in range(0, len(tokens) - 16, max(1, (len(tokens) - 16) // n))][:n]
-    prompts = [gen.decode([int(t) for t in tokens[s:s + 12] if int(t) != gen.eot_id]) for s in starts]
+    prompts = [gen.decode([int(t) for t in tokens[s : s + 12] if int(t) != gen.eot_id]) for s in starts]
     return [p for p in prompts if p.strip()]
 
 

@@ -59,22 +59,25 @@ class GateDecision:
     def markdown(self) -> str:
         champ = "none" if self.champion_version is None else f"v{self.champion_version}"
         champ_bpb = "-" if self.champion_bpb is None else f"{self.champion_bpb:.4f}"
-        unigram = ([] if self.unigram_bpb is None
-                   else [f"| unigram baseline (same test text) | - | {self.unigram_bpb:.4f} |"])
-        return "\n".join([
-            f"# Registration of `{self.name}` v{self.version}",
-            "",
-            f"**Decision: {'PROMOTED to champion' if self.promoted else 'NOT promoted (challenger)'}**",
-            "",
-            "| | version | test bits/byte |",
-            "| --- | --- | --- |",
-            f"| challenger | v{self.version} | {self.challenger_bpb:.4f} |",
-            f"| previous champion | {champ} | {champ_bpb} |",
-            *unigram,
-            "",
-            f"Test split: `{self.test_split_id}`. {self.reason}",
-            "",
-        ])
+        unigram = (
+            [] if self.unigram_bpb is None else [f"| unigram baseline (same test text) | - | {self.unigram_bpb:.4f} |"]
+        )
+        return "\n".join(
+            [
+                f"# Registration of `{self.name}` v{self.version}",
+                "",
+                f"**Decision: {'PROMOTED to champion' if self.promoted else 'NOT promoted (challenger)'}**",
+                "",
+                "| | version | test bits/byte |",
+                "| --- | --- | --- |",
+                f"| challenger | v{self.version} | {self.challenger_bpb:.4f} |",
+                f"| previous champion | {champ} | {champ_bpb} |",
+                *unigram,
+                "",
+                f"Test split: `{self.test_split_id}`. {self.reason}",
+                "",
+            ]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,8 +92,9 @@ def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
         raise
 
 
-def record_aliases(name: str, aliases: Mapping[str, str], *, tracking_uri: str | None = None,
-                   catalog: Any = None) -> None:
+def record_aliases(
+    name: str, aliases: Mapping[str, str], *, tracking_uri: str | None = None, catalog: Any = None
+) -> None:
     """Mirror ``aliases`` ({alias: version}) of model ``name`` into the catalog's ``model_aliases``.
 
     ``catalog`` is a ``Catalog`` (or its path); by default the home's, when the registry is the
@@ -135,8 +139,13 @@ def _float_tag(tags: Mapping[str, str], key: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def decide(challenger_bpb: float, test_split_id: str, champion: Any | None,
-           unigram_bpb: float | None = None, base: tuple[str, float] | None = None) -> tuple[bool, float | None, str]:
+def decide(
+    challenger_bpb: float,
+    test_split_id: str,
+    champion: Any | None,
+    unigram_bpb: float | None = None,
+    base: tuple[str, float] | None = None,
+) -> tuple[bool, float | None, str]:
     """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls.
 
     ``unigram_bpb``: bits per byte of a unigram model of the same test text; a challenger that
@@ -145,27 +154,54 @@ def decide(challenger_bpb: float, test_split_id: str, champion: Any | None,
     challenger that does not beat it is never promoted either."""
     champ_bpb = None if champion is None else _float_tag(champion.tags, BPB_TAG)
     if unigram_bpb is not None and not challenger_bpb < unigram_bpb:
-        return False, champ_bpb, (f"{challenger_bpb:.4f} >= {unigram_bpb:.4f} bits/byte of the unigram "
-                                  "baseline on the same test text: the model does not beat token "
-                                  "frequencies, it is not crowned (promote by hand if wanted).")
+        return (
+            False,
+            champ_bpb,
+            (
+                f"{challenger_bpb:.4f} >= {unigram_bpb:.4f} bits/byte of the unigram "
+                "baseline on the same test text: the model does not beat token "
+                "frequencies, it is not crowned (promote by hand if wanted)."
+            ),
+        )
     if base is not None and not challenger_bpb < base[1]:
-        return False, champ_bpb, (f"{challenger_bpb:.4f} >= {base[1]:.4f} bits/byte of its base model {base[0]} "
-                                  "on the same test text: fine-tuning did not improve on it.")
+        return (
+            False,
+            champ_bpb,
+            (
+                f"{challenger_bpb:.4f} >= {base[1]:.4f} bits/byte of its base model {base[0]} "
+                "on the same test text: fine-tuning did not improve on it."
+            ),
+        )
     if champion is None:
-        beats = "" if unigram_bpb is None else f" ({challenger_bpb:.4f} < {unigram_bpb:.4f} bits/byte of the unigram baseline)"
+        beats = (
+            ""
+            if unigram_bpb is None
+            else f" ({challenger_bpb:.4f} < {unigram_bpb:.4f} bits/byte of the unigram baseline)"
+        )
         return True, None, f"there is no champion yet{beats}."
     champ_split = champion.tags.get(SPLIT_TAG)
     if champ_bpb is None or champ_split is None:
-        return False, champ_bpb, (f"champion v{champion.version} has no test figure to compare with; "
-                                  "promote by hand if wanted.")
+        return (
+            False,
+            champ_bpb,
+            (f"champion v{champion.version} has no test figure to compare with; promote by hand if wanted."),
+        )
     if champ_split != test_split_id:
-        return False, champ_bpb, (f"champion v{champion.version} was measured on another test split "
-                                  f"({champ_split}): not comparable, promote by hand if wanted.")
+        return (
+            False,
+            champ_bpb,
+            (
+                f"champion v{champion.version} was measured on another test split "
+                f"({champ_split}): not comparable, promote by hand if wanted."
+            ),
+        )
     if challenger_bpb < champ_bpb:
-        return True, champ_bpb, (f"{challenger_bpb:.4f} < {champ_bpb:.4f} bits/byte of champion "
-                                 f"v{champion.version}.")
-    return False, champ_bpb, (f"{challenger_bpb:.4f} >= {champ_bpb:.4f} bits/byte of champion "
-                              f"v{champion.version}: no improvement.")
+        return True, champ_bpb, (f"{challenger_bpb:.4f} < {champ_bpb:.4f} bits/byte of champion v{champion.version}.")
+    return (
+        False,
+        champ_bpb,
+        (f"{challenger_bpb:.4f} >= {champ_bpb:.4f} bits/byte of champion v{champion.version}: no improvement."),
+    )
 
 
 def _logged_model_info(model_uri: str) -> tuple[dict[str, str], str | None]:
@@ -191,10 +227,19 @@ def _unigram_from_tags(tags: Mapping[str, str], test_split_id: str) -> float | N
     return _float_tag(tags, f"metric.{split}_unigram_bits_per_byte")
 
 
-def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id: str, *,
-                       tracking_uri: str | None = None, tags: Mapping[str, str] | None = None,
-                       description: str | None = None, unigram_bpb: float | None = None,
-                       catalog: Any = None, base: tuple[str, float] | None = None) -> GateDecision:
+def register_with_gate(
+    model_uri: str,
+    name: str,
+    test_bpb: float,
+    test_split_id: str,
+    *,
+    tracking_uri: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    unigram_bpb: float | None = None,
+    catalog: Any = None,
+    base: tuple[str, float] | None = None,
+) -> GateDecision:
     """Register ``model_uri`` as a new version of ``name``, alias it ``challenger``, and promote
     it to ``champion`` if it passes the gate (see module doc).
 
@@ -214,8 +259,12 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
         raise ConfigError(f"register_with_gate: unigram bits per byte must be a finite number, got {unigram_bpb!r}")
     client = use_tracking(tracking_uri)
     logged_tags, card = _logged_model_info(model_uri)
-    version_tags = {**logged_tags, **{k: str(v) for k, v in (tags or {}).items()},
-                    BPB_TAG: repr(float(test_bpb)), SPLIT_TAG: test_split_id}
+    version_tags = {
+        **logged_tags,
+        **{k: str(v) for k, v in (tags or {}).items()},
+        BPB_TAG: repr(float(test_bpb)),
+        SPLIT_TAG: test_split_id,
+    }
     if unigram_bpb is not None:
         version_tags[UNIGRAM_TAG] = repr(float(unigram_bpb))
     try:
@@ -231,8 +280,9 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
     client.set_registered_model_alias(name, CHALLENGER, version)
 
     champion = version_by_alias(client, name, CHAMPION)
-    promoted, champ_bpb, reason = decide(float(test_bpb), test_split_id, champion,
-                                         None if unigram_bpb is None else float(unigram_bpb), base)
+    promoted, champ_bpb, reason = decide(
+        float(test_bpb), test_split_id, champion, None if unigram_bpb is None else float(unigram_bpb), base
+    )
     if base is not None:
         client.set_model_version_tag(name, version, "arlm.gate.base_bpb", repr(float(base[1])))
     if promoted:
@@ -240,18 +290,31 @@ def register_with_gate(model_uri: str, name: str, test_bpb: float, test_split_id
         if champion is not None and (not history or history[-1] != str(champion.version)):
             history.append(str(champion.version))  # an alias set outside arlm: remember it
         _set_champion(client, name, version, history + [version])
-    decision = GateDecision(name=name, version=version, promoted=promoted, challenger_bpb=float(test_bpb),
-                            champion_version=None if champion is None else str(champion.version),
-                            champion_bpb=champ_bpb, test_split_id=test_split_id, reason=reason,
-                            unigram_bpb=None if unigram_bpb is None else float(unigram_bpb))
-    for key, value in {"arlm.gate.decision": "promoted" if promoted else "refused",
-                       "arlm.gate.reason": reason,
-                       "arlm.gate.challenger_bpb": repr(float(test_bpb)),
-                       "arlm.gate.champion_bpb": "" if champ_bpb is None else repr(champ_bpb),
-                       "arlm.gate.champion_version": decision.champion_version or ""}.items():
+    decision = GateDecision(
+        name=name,
+        version=version,
+        promoted=promoted,
+        challenger_bpb=float(test_bpb),
+        champion_version=None if champion is None else str(champion.version),
+        champion_bpb=champ_bpb,
+        test_split_id=test_split_id,
+        reason=reason,
+        unigram_bpb=None if unigram_bpb is None else float(unigram_bpb),
+    )
+    for key, value in {
+        "arlm.gate.decision": "promoted" if promoted else "refused",
+        "arlm.gate.reason": reason,
+        "arlm.gate.challenger_bpb": repr(float(test_bpb)),
+        "arlm.gate.champion_bpb": "" if champ_bpb is None else repr(champ_bpb),
+        "arlm.gate.champion_version": decision.champion_version or "",
+    }.items():
         client.set_model_version_tag(name, version, key, value)
-    record_aliases(name, {CHALLENGER: version, **({CHAMPION: version} if promoted else {})},
-                   tracking_uri=tracking_uri, catalog=catalog)
+    record_aliases(
+        name,
+        {CHALLENGER: version, **({CHAMPION: version} if promoted else {})},
+        tracking_uri=tracking_uri,
+        catalog=catalog,
+    )
     return decision
 
 

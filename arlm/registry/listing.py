@@ -27,8 +27,15 @@ def list_models(*, tracking_uri: str | None = None) -> list[dict[str, Any]]:
         if CHAMPION in aliases:
             champ = next((v for v in versions if str(v.version) == aliases[CHAMPION]), None)
             champ_bpb = champ.tags.get(BPB_TAG) if champ is not None else None
-        rows.append({"name": m.name, "latest_version": latest, "n_versions": len(versions),
-                     "aliases": aliases, "champion_test_bpb": float(champ_bpb) if champ_bpb else None})
+        rows.append(
+            {
+                "name": m.name,
+                "latest_version": latest,
+                "n_versions": len(versions),
+                "aliases": aliases,
+                "champion_test_bpb": float(champ_bpb) if champ_bpb else None,
+            }
+        )
     return rows
 
 
@@ -49,8 +56,16 @@ def show_model(name: str, *, tracking_uri: str | None = None) -> dict[str, Any]:
         "name": name,
         "aliases": {a: str(v) for a, v in (m.aliases or {}).items()},
         "champion_history": m.tags.get(HISTORY_TAG, "[]"),
-        "versions": [{"version": str(v.version), "aliases": sorted(by_version.get(str(v.version), [])),
-                      "created": v.creation_timestamp, "run_id": v.run_id, "source": v.source,
-                      "tags": {k: val for k, val in sorted((v.tags or {}).items())},
-                      "description": v.description or ""} for v in versions],
+        "versions": [
+            {
+                "version": str(v.version),
+                "aliases": sorted(by_version.get(str(v.version), [])),
+                "created": v.creation_timestamp,
+                "run_id": v.run_id,
+                "source": v.source,
+                "tags": {k: val for k, val in sorted((v.tags or {}).items())},
+                "description": v.description or "",
+            }
+            for v in versions
+        ],
     }

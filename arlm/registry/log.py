@@ -65,8 +65,9 @@ def signature(max_context: int | None = None) -> Any:
     types = {int: "long", float: "double", bool: "boolean"}
     params = [ParamSpec(k, types[type(v)], v) for k, v in defaults.items()]
     params.append(ParamSpec("stop", "string", [], (-1,)))
-    return ModelSignature(inputs=Schema([ColSpec("string", "prompt")]), outputs=Schema([ColSpec("string")]),
-                          params=ParamSchema(params))
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "prompt")]), outputs=Schema([ColSpec("string")]), params=ParamSchema(params)
+    )
 
 
 def _stage(src: Path, files: tuple[str, ...], dst: Path, required: tuple[str, ...]) -> Path:
@@ -80,10 +81,17 @@ def _stage(src: Path, files: tuple[str, ...], dst: Path, required: tuple[str, ..
     return dst
 
 
-def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "model",
-              metrics: Mapping[str, float] | None = None, tags: Mapping[str, str] | None = None,
-              description: str | None = None, run_id: str | None = None,
-              tracking_uri: str | None = None) -> Any:
+def log_model(
+    model_dir: str | Path,
+    tokenizer_dir: str | Path,
+    *,
+    name: str = "model",
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    run_id: str | None = None,
+    tracking_uri: str | None = None,
+) -> Any:
     """Log the model as a pyfunc in MLflow run ``run_id`` (resumed) or a new run of experiment
     ``arlm``; returns MLflow's ``ModelInfo`` (``.model_uri`` to register).
 
@@ -110,10 +118,14 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
 
         weights_sha256 = sha256_file(model_dir / WEIGHTS_FILE)
     metrics = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
-    all_tags = {"arlm.model_kind": meta["kind"], "arlm.num_params": str(num_params),
-                "arlm.git_commit": git_commit(), "arlm.weights_sha256": weights_sha256,
-                **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
-                **{k: str(v) for k, v in (tags or {}).items()}}
+    all_tags = {
+        "arlm.model_kind": meta["kind"],
+        "arlm.num_params": str(num_params),
+        "arlm.git_commit": git_commit(),
+        "arlm.weights_sha256": weights_sha256,
+        **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
+        **{k: str(v) for k, v in (tags or {}).items()},
+    }
     card = description or model_card(meta, num_params, metrics, all_tags)
 
     with tempfile.TemporaryDirectory(prefix="arlm-log-") as tmp:
@@ -126,11 +138,13 @@ def log_model(model_dir: str | Path, tokenizer_dir: str | Path, *, name: str = "
         verify_weights(staged_model / WEIGHTS_FILE)  # the copy that is logged is the one checked
         staged_tok = _stage(tokenizer_dir, TOKENIZER_FILES, tmp / "tokenizer", ("tokenizer.json",))
         code = tmp / "code" / "arlm"
-        shutil.copytree(Path(__file__).resolve().parent.parent, code,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp-*"))
+        shutil.copytree(
+            Path(__file__).resolve().parent.parent,
+            code,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp-*"),
+        )
         if run_id is None:
-            run = mlflow.start_run(experiment_id=ensure_experiment(client, EXPERIMENT),
-                                   run_name=f"log-{name}")
+            run = mlflow.start_run(experiment_id=ensure_experiment(client, EXPERIMENT), run_name=f"log-{name}")
         else:
             run = mlflow.start_run(run_id=run_id)
         with run, warnings.catch_warnings():

@@ -10,8 +10,7 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def model_card(meta: Mapping[str, Any], num_params: int, metrics: Mapping[str, Any],
-               tags: Mapping[str, str]) -> str:
+def model_card(meta: Mapping[str, Any], num_params: int, metrics: Mapping[str, Any], tags: Mapping[str, str]) -> str:
     """Markdown describing the model from its config, size, evaluation metrics and lineage tags."""
     config = meta.get("config", {})
     kind = meta.get("kind", "?")
@@ -35,10 +34,12 @@ def model_card(meta: Mapping[str, Any], num_params: int, metrics: Mapping[str, A
         "## Evaluation",
     ]
     if metrics:
-        lines += ["| metric | value |", "| --- | --- |",
-                  *[f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]]
-        lines += ["", "Bits per byte are summed nats over the UTF-8 byte count of the held-out text, "
-                  "over ln 2: comparable across tokenizers and with the gzip/bzip2/xz baselines."]
+        lines += ["| metric | value |", "| --- | --- |", *[f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]]
+        lines += [
+            "",
+            "Bits per byte are summed nats over the UTF-8 byte count of the held-out text, "
+            "over ln 2: comparable across tokenizers and with the gzip/bzip2/xz baselines.",
+        ]
     else:
         lines.append("Not evaluated when logged.")
     lines += [

@@ -88,14 +88,19 @@ def config_from_params(params: dict[str, Any] | None):
     p = {**PARAM_DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
     unknown = sorted(set(p) - set(PARAM_DEFAULTS) - {"stop"})
     if unknown:
-        raise ConfigError(f"unknown generation param(s) {', '.join(unknown)}; valid: "
-                          f"{', '.join(sorted(PARAM_DEFAULTS))}, stop")
+        raise ConfigError(
+            f"unknown generation param(s) {', '.join(unknown)}; valid: {', '.join(sorted(PARAM_DEFAULTS))}, stop"
+        )
     try:
         seed = int(p["seed"])
         return GenerationConfig(
-            max_new_tokens=int(p["max_new_tokens"]), temperature=float(p["temperature"]),
-            top_k=int(p["top_k"]) or None, top_p=float(p["top_p"]), num_beams=int(p["num_beams"]),
-            seed=None if seed < 0 else seed, do_sample=True if p["do_sample"] else None,
+            max_new_tokens=int(p["max_new_tokens"]),
+            temperature=float(p["temperature"]),
+            top_k=int(p["top_k"]) or None,
+            top_p=float(p["top_p"]),
+            num_beams=int(p["num_beams"]),
+            seed=None if seed < 0 else seed,
+            do_sample=True if p["do_sample"] else None,
             stop=tuple(p.get("stop") or ()),
         )
     except (TypeError, ValueError) as exc:
@@ -117,8 +122,9 @@ class ArlmTextModel(PythonModel):
             prompts = prompts_from_input(model_input)
             import logging
 
-            return self.generator.generate(prompts, config_from_params(params),
-                                           on_notice=logging.getLogger("arlm").warning)
+            return self.generator.generate(
+                prompts, config_from_params(params), on_notice=logging.getLogger("arlm").warning
+            )
         except ArlmError as exc:
             from mlflow.exceptions import MlflowException
             from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE

@@ -73,14 +73,14 @@ def _tags_of(client: Any, uri: str, mv: Any | None, local_dir: Path) -> tuple[di
         run_id = mv.run_id or run_id
     if model_id and not tags:
         try:
-            tags.update({k: v for k, v in client.get_logged_model(model_id).tags.items()
-                         if not k.startswith("mlflow.")})
+            tags.update(
+                {k: v for k, v in client.get_logged_model(model_id).tags.items() if not k.startswith("mlflow.")}
+            )
         except Exception:
             pass
     if run_id and not tags:
         try:
-            tags.update({k: v for k, v in client.get_run(run_id).data.tags.items()
-                         if not k.startswith("mlflow.")})
+            tags.update({k: v for k, v in client.get_run(run_id).data.tags.items() if not k.startswith("mlflow.")})
         except Exception:
             pass
     return tags, run_id
@@ -109,8 +109,10 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
     mv = None
     if "://" not in uri and not uri.startswith(("models:/", "runs:/")):
         if not (local / "MLmodel").is_file():
-            raise NotFoundError(f"model {uri!r}: not a model URI (models:/NAME@alias, models:/NAME/N, "
-                                f"runs:/RUN/NAME) nor a folder with an MLmodel file; {registry_listing(client)}")
+            raise NotFoundError(
+                f"model {uri!r}: not a model URI (models:/NAME@alias, models:/NAME/N, "
+                f"runs:/RUN/NAME) nor a folder with an MLmodel file; {registry_listing(client)}"
+            )
         local_dir = local.resolve()
     else:
         mv = _version_entity(client, uri)
@@ -124,9 +126,16 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
             raise NotFoundError(f"model URI {uri}: artifacts unavailable ({exc})") from None
     model_dir, tokenizer_dir = _artifact_dirs(local_dir)
     tags, run_id = _tags_of(client, uri, mv, local_dir)
-    return ResolvedModel(uri=uri, local_dir=local_dir, model_dir=model_dir, tokenizer_dir=tokenizer_dir,
-                         tags=tags, run_id=run_id, name=getattr(mv, "name", None),
-                         version=None if mv is None else str(mv.version))
+    return ResolvedModel(
+        uri=uri,
+        local_dir=local_dir,
+        model_dir=model_dir,
+        tokenizer_dir=tokenizer_dir,
+        tags=tags,
+        run_id=run_id,
+        name=getattr(mv, "name", None),
+        version=None if mv is None else str(mv.version),
+    )
 
 
 def check_weights_tag(res: ResolvedModel) -> None:
@@ -137,9 +146,11 @@ def check_weights_tag(res: ResolvedModel) -> None:
     tagged = res.tags.get(WEIGHTS_TAG)
     recorded = recorded_sha256(res.model_dir)
     if tagged and recorded and tagged != recorded:
-        raise WeightsIntegrityError(f"{res.model_dir / WEIGHTS_FILE}: sha256 recorded beside the weights "
-                                    f"({recorded[:16]}...) differs from the registry's {WEIGHTS_TAG} "
-                                    f"({tagged[:16]}...): the model folder was altered")
+        raise WeightsIntegrityError(
+            f"{res.model_dir / WEIGHTS_FILE}: sha256 recorded beside the weights "
+            f"({recorded[:16]}...) differs from the registry's {WEIGHTS_TAG} "
+            f"({tagged[:16]}...): the model folder was altered"
+        )
 
 
 def load_generator(uri: str, *, tracking_uri: str | None = None, device: str = "cpu"):
@@ -149,8 +160,7 @@ def load_generator(uri: str, *, tracking_uri: str | None = None, device: str = "
     with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
         res = resolve_model(uri, Path(tmp), tracking_uri)
         check_weights_tag(res)
-        gen = TextGenerator.from_dirs(res.model_dir, res.tokenizer_dir, device=device,
-                                      tags=res.tags, source=uri)
+        gen = TextGenerator.from_dirs(res.model_dir, res.tokenizer_dir, device=device, tags=res.tags, source=uri)
         gen.resolved = res  # paths inside tmp are gone after this block; tags/ids remain useful
         return gen
 
@@ -166,8 +176,10 @@ def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None =
         res = resolve_model(model_uri, Path(tmp), tracking_uri)
         dataset_id = res.tags.get(DATASET_TAG)
         if not dataset_id:
-            raise NotFoundError(f"model {model_uri} has no {DATASET_TAG} tag: cannot tell which token "
-                                "dataset to evaluate on (use --text-file)")
+            raise NotFoundError(
+                f"model {model_uri} has no {DATASET_TAG} tag: cannot tell which token "
+                "dataset to evaluate on (use --text-file)"
+            )
         from arlm.models.serialization import WEIGHTS_FILE, verify_weights
 
         # the registered files themselves are checked, not only a copy cached by an earlier call
@@ -190,15 +202,18 @@ def mlflow_alias_resolver(home):
         from arlm.registry.sqlite_registry import registry_client
 
         uri = home.mlflow_tracking_uri
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).exists():
             # no registry was ever written here: do not create one (and skip importing MLflow)
-            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
-                                f"(no MLflow store at {uri})")
+            raise NotFoundError(
+                f"models:/{name}@{alias}: alias not in the catalog nor in MLflow (no MLflow store at {uri})"
+            )
         try:
             # the home's SQLite store is read without importing MLflow (seconds saved)
             return int(registry_client(uri).get_model_version_by_alias(name, alias).version)
         except Exception as exc:  # not installed, no such model/alias, store unreachable
-            raise NotFoundError(f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
-                                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise NotFoundError(
+                f"models:/{name}@{alias}: alias not in the catalog nor in MLflow "
+                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
 
     return resolve

@@ -26,8 +26,13 @@ from typing import Any
 
 WORKSPACE = "default"
 DELETED_STAGE = "Deleted_Internal"  # MLflow's marker of a deleted model version
-_TABLES = {"registered_models", "model_versions", "registered_model_tags", "model_version_tags",
-           "registered_model_aliases"}
+_TABLES = {
+    "registered_models",
+    "model_versions",
+    "registered_model_tags",
+    "model_version_tags",
+    "registered_model_aliases",
+}
 
 
 class RegistryMissing(Exception):
@@ -62,7 +67,7 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (None for any other URI)."""
     if not tracking_uri.startswith("sqlite:///"):
         return None
-    return Path(tracking_uri[len("sqlite:///"):])
+    return Path(tracking_uri[len("sqlite:///") :])
 
 
 def usable(path: Path) -> bool:
@@ -110,46 +115,79 @@ class SqliteRegistry:
 
     # -- reading ----------------------------------------------------------------------------
     def _require_model(self, con: sqlite3.Connection, name: str) -> tuple:
-        row = con.execute("SELECT name, description, creation_time, last_updated_time FROM registered_models "
-                          "WHERE workspace = ? AND name = ?", [WORKSPACE, name]).fetchone()
+        row = con.execute(
+            "SELECT name, description, creation_time, last_updated_time FROM registered_models "
+            "WHERE workspace = ? AND name = ?",
+            [WORKSPACE, name],
+        ).fetchone()
         if row is None:
             raise RegistryMissing(f"Registered Model with name={name} not found")
         return row
 
     def _model(self, con: sqlite3.Connection, row: tuple) -> RegisteredModelRow:
         name = row[0]
-        aliases = {a: str(v) for a, v in con.execute(
-            "SELECT alias, version FROM registered_model_aliases WHERE workspace = ? AND name = ?",
-            [WORKSPACE, name])}
-        tags = dict(con.execute("SELECT key, value FROM registered_model_tags WHERE workspace = ? AND name = ?",
-                                [WORKSPACE, name]).fetchall())
-        return RegisteredModelRow(name=name, aliases=aliases, tags=tags, description=row[1],
-                                  creation_timestamp=row[2], last_updated_timestamp=row[3])
+        aliases = {
+            a: str(v)
+            for a, v in con.execute(
+                "SELECT alias, version FROM registered_model_aliases WHERE workspace = ? AND name = ?",
+                [WORKSPACE, name],
+            )
+        }
+        tags = dict(
+            con.execute(
+                "SELECT key, value FROM registered_model_tags WHERE workspace = ? AND name = ?", [WORKSPACE, name]
+            ).fetchall()
+        )
+        return RegisteredModelRow(
+            name=name,
+            aliases=aliases,
+            tags=tags,
+            description=row[1],
+            creation_timestamp=row[2],
+            last_updated_timestamp=row[3],
+        )
 
     def _versions(self, con: sqlite3.Connection, name: str, version: int | None = None) -> list[ModelVersionRow]:
-        q = ("SELECT name, version, run_id, source, description, creation_time FROM model_versions "
-             "WHERE workspace = ? AND name = ? AND coalesce(current_stage, '') != ?")
+        q = (
+            "SELECT name, version, run_id, source, description, creation_time FROM model_versions "
+            "WHERE workspace = ? AND name = ? AND coalesce(current_stage, '') != ?"
+        )
         params: list[Any] = [WORKSPACE, name, DELETED_STAGE]
         if version is not None:
             q += " AND version = ?"
             params.append(int(version))
         rows = con.execute(q + " ORDER BY version", params).fetchall()
         tags: dict[int, dict[str, str]] = {}
-        for key, value, v in con.execute("SELECT key, value, version FROM model_version_tags "
-                                         "WHERE workspace = ? AND name = ?", [WORKSPACE, name]):
+        for key, value, v in con.execute(
+            "SELECT key, value, version FROM model_version_tags WHERE workspace = ? AND name = ?", [WORKSPACE, name]
+        ):
             tags.setdefault(int(v), {})[key] = value
         aliases: dict[int, list[str]] = {}
-        for alias, v in con.execute("SELECT alias, version FROM registered_model_aliases "
-                                    "WHERE workspace = ? AND name = ?", [WORKSPACE, name]):
+        for alias, v in con.execute(
+            "SELECT alias, version FROM registered_model_aliases WHERE workspace = ? AND name = ?", [WORKSPACE, name]
+        ):
             aliases.setdefault(int(v), []).append(alias)
-        return [ModelVersionRow(name=r[0], version=str(r[1]), run_id=r[2], source=r[3], description=r[4],
-                                creation_timestamp=r[5], tags=tags.get(int(r[1]), {}),
-                                aliases=sorted(aliases.get(int(r[1]), []))) for r in rows]
+        return [
+            ModelVersionRow(
+                name=r[0],
+                version=str(r[1]),
+                run_id=r[2],
+                source=r[3],
+                description=r[4],
+                creation_timestamp=r[5],
+                tags=tags.get(int(r[1]), {}),
+                aliases=sorted(aliases.get(int(r[1]), [])),
+            )
+            for r in rows
+        ]
 
     def search_registered_models(self, order_by: list[str] | None = None, **_: Any) -> list[RegisteredModelRow]:
         with self._con() as con:
-            rows = con.execute("SELECT name, description, creation_time, last_updated_time FROM registered_models "
-                               "WHERE workspace = ? ORDER BY name", [WORKSPACE]).fetchall()
+            rows = con.execute(
+                "SELECT name, description, creation_time, last_updated_time FROM registered_models "
+                "WHERE workspace = ? ORDER BY name",
+                [WORKSPACE],
+            ).fetchall()
             return [self._model(con, r) for r in rows]
 
     def get_registered_model(self, name: str) -> RegisteredModelRow:
@@ -177,8 +215,10 @@ class SqliteRegistry:
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersionRow:
         with self._con() as con:
             self._require_model(con, name)
-            row = con.execute("SELECT version FROM registered_model_aliases WHERE workspace = ? AND name = ? "
-                              "AND alias = ?", [WORKSPACE, name, alias]).fetchone()
+            row = con.execute(
+                "SELECT version FROM registered_model_aliases WHERE workspace = ? AND name = ? AND alias = ?",
+                [WORKSPACE, name, alias],
+            ).fetchone()
         if row is None:
             raise RegistryMissing(f"Registered model alias {alias} not found.")
         return self.get_model_version(name, row[0])
@@ -189,24 +229,31 @@ class SqliteRegistry:
             self._require_model(con, name)
             if not self._versions(con, name, int(version)):
                 raise RegistryMissing(f"Model Version (name={name}, version={version}) not found")
-            con.execute("INSERT INTO registered_model_aliases (workspace, name, alias, version) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (workspace, name, alias) DO UPDATE SET version = excluded.version",
-                        [WORKSPACE, name, alias, int(version)])
+            con.execute(
+                "INSERT INTO registered_model_aliases (workspace, name, alias, version) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (workspace, name, alias) DO UPDATE SET version = excluded.version",
+                [WORKSPACE, name, alias, int(version)],
+            )
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         with self._con(write=True) as con:
             self._require_model(con, name)
-            con.execute("INSERT INTO registered_model_tags (workspace, key, name, value) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (workspace, key, name) DO UPDATE SET value = excluded.value",
-                        [WORKSPACE, key, name, str(value)])
+            con.execute(
+                "INSERT INTO registered_model_tags (workspace, key, name, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (workspace, key, name) DO UPDATE SET value = excluded.value",
+                [WORKSPACE, key, name, str(value)],
+            )
 
     def set_model_version_tag(self, name: str, version: str | int, key: str, value: str) -> None:
         with self._con(write=True) as con:
             if not self._versions(con, name, int(version)):
                 raise RegistryMissing(f"Model Version (name={name}, version={version}) not found")
-            con.execute("INSERT INTO model_version_tags (workspace, key, name, version, value) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, key, name, version) "
-                        "DO UPDATE SET value = excluded.value", [WORKSPACE, key, name, int(version), str(value)])
+            con.execute(
+                "INSERT INTO model_version_tags (workspace, key, name, version, value) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, key, name, version) "
+                "DO UPDATE SET value = excluded.value",
+                [WORKSPACE, key, name, int(version), str(value)],
+            )
 
 
 class EmptyRegistry(SqliteRegistry):

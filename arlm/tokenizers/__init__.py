@@ -22,12 +22,20 @@ from typing import TYPE_CHECKING
 # Names are imported on first use, so that reading a token dataset (all the training loop needs,
 # e.g. on a GPU machine with torch and numpy only) does not import the tokenizer config's pydantic.
 _WHERE = {
-    "TokenizerArtifact": "artifact", "build_tokenizer": "artifact", "tokenizer_id": "artifact",
-    "EOT": "config", "PAD": "config", "SPECIAL_TOKENS": "config", "TokenizerConfig": "config",
+    "TokenizerArtifact": "artifact",
+    "build_tokenizer": "artifact",
+    "tokenizer_id": "artifact",
+    "EOT": "config",
+    "PAD": "config",
+    "SPECIAL_TOKENS": "config",
+    "TokenizerConfig": "config",
     "CorpusLike": "corpus_io",
-    "TokenDataset": "dataset", "random_token_dataset": "dataset", "token_dataset_from_arrays": "dataset",
+    "TokenDataset": "dataset",
+    "random_token_dataset": "dataset",
+    "token_dataset_from_arrays": "dataset",
     "tokenize": "dataset",
-    "Tokenizer": "tokenizer", "load_tokenizer": "tokenizer",
+    "Tokenizer": "tokenizer",
+    "load_tokenizer": "tokenizer",
 }
 __all__ = sorted(_WHERE)
 

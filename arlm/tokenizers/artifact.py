@@ -59,8 +59,14 @@ class TokenizerArtifact:
         if not meta_path.exists() or not (path / TOKENIZER_JSON).exists():
             raise NotFoundError(f"{path}: not a tokenizer folder (needs {TOKENIZER_JSON} and {META_JSON})")
         meta = read_json(meta_path)
-        return cls(id=meta.get("id", path.name), path=path, kind=meta["kind"], vocab_size=int(meta["vocab_size"]),
-                   meta=meta, reused=reused)
+        return cls(
+            id=meta.get("id", path.name),
+            path=path,
+            kind=meta["kind"],
+            vocab_size=int(meta["vocab_size"]),
+            meta=meta,
+            reused=reused,
+        )
 
 
 def tokenizer_id(cfg: TokenizerConfig, corpus: CorpusLike) -> str:
@@ -91,8 +97,10 @@ def build_tokenizer(cfg: TokenizerConfig, corpus_version: CorpusLike, out_root: 
         return TokenizerArtifact.open(final, reused=True)
     clean_stale_tmp(out_root, max_age_s=STALE_TMP_S)
     if cfg.kind != "bytes" and cfg.train_split not in corpus_version.files:
-        raise DataError(f"corpus version {corpus_version.id} has no split '{cfg.train_split}' to train the "
-                        f"tokenizer on (splits: {', '.join(corpus_version.files) or 'none'})")
+        raise DataError(
+            f"corpus version {corpus_version.id} has no split '{cfg.train_split}' to train the "
+            f"tokenizer on (splits: {', '.join(corpus_version.files) or 'none'})"
+        )
     texts = iter_texts(corpus_version, cfg.train_split, cfg.max_train_bytes) if cfg.kind != "bytes" else iter(())
     hf = train_hf_tokenizer(cfg, texts, f"corpus version {corpus_version.id} split '{cfg.train_split}'")
     tok = Tokenizer(hf, kind=cfg.kind)

@@ -12,7 +12,9 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
     """byte -> character, as in GPT-2's encoder.py and HF tokenizers' ``ByteLevel``."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = keep[:]
     n = 0
     for b in range(256):

@@ -49,7 +49,9 @@ def iter_text_batches(corpus: CorpusLike, split: str, batch_size: int = 1024) ->
     import pyarrow.compute as pc
 
     if split not in corpus.files:
-        raise DataError(f"corpus version {corpus.id} has no split '{split}' (splits: {', '.join(corpus.files) or 'none'})")
+        raise DataError(
+            f"corpus version {corpus.id} has no split '{split}' (splits: {', '.join(corpus.files) or 'none'})"
+        )
     for path in corpus.files[split]:
         pf = _parquet_file(path)
         for batch in pf.iter_batches(batch_size=batch_size, columns=[TEXT_COLUMN]):

@@ -90,8 +90,15 @@ class _ShardWriter:
         idx = file[: -len(".bin")] + ".idx.npy"
         starts = np.concatenate(self._starts) if self._starts else np.zeros(0, dtype=np.int64)
         np.save(self.folder / idx, starts)
-        self.shards.append({"file": file, "index": idx, "n_tokens": int(self._n), "n_docs": int(len(starts)),
-                            "sha256": self._hash.hexdigest()})
+        self.shards.append(
+            {
+                "file": file,
+                "index": idx,
+                "n_tokens": int(self._n),
+                "n_docs": int(len(starts)),
+                "sha256": self._hash.hexdigest(),
+            }
+        )
         self._file = None
 
     def finish(self) -> list[dict[str, Any]]:
@@ -103,9 +110,15 @@ class _ShardWriter:
         return self.shards
 
 
-def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, out_root: Path, *,
-             shard_tokens: int = DEFAULT_SHARD_TOKENS, backend: Backend = "auto",
-             workers: int | None = None) -> TokenDataset:
+def tokenize(
+    corpus_version: CorpusLike,
+    tokenizer_artifact: TokenizerArtifact,
+    out_root: Path,
+    *,
+    shard_tokens: int = DEFAULT_SHARD_TOKENS,
+    backend: Backend = "auto",
+    workers: int | None = None,
+) -> TokenDataset:
     """Encode every split of ``corpus_version`` into ``out_root/<id>/``; reuse the folder if it exists."""
     from arlm.tokenizers.artifact import STALE_TMP_S
     from arlm.tokenizers.parallel import encode_parallel
@@ -128,9 +141,13 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
             shards = writer.finish()
             n_tokens = sum(s["n_tokens"] for s in shards)
             n_bytes, n_docs = texts.n_bytes, texts.n_docs
-            splits[split] = {"n_tokens": n_tokens, "n_bytes": n_bytes, "n_docs": n_docs,
-                             "tokens_per_byte": n_tokens / n_bytes if n_bytes else 0.0,  # end-of-text included
-                             "shards": shards}
+            splits[split] = {
+                "n_tokens": n_tokens,
+                "n_bytes": n_bytes,
+                "n_docs": n_docs,
+                "tokens_per_byte": n_tokens / n_bytes if n_bytes else 0.0,  # end-of-text included
+                "shards": shards,
+            }
         manifest = {
             "format": FORMAT,
             "id": did,
@@ -149,9 +166,16 @@ def tokenize(corpus_version: CorpusLike, tokenizer_artifact: TokenizerArtifact, 
     return TokenDataset.open(final, reused=False)
 
 
-def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *, vocab_size: int,
-                              eot_id: int, pad_id: int, n_bytes: dict[str, int] | None = None,
-                              source: str = "arrays") -> TokenDataset:
+def token_dataset_from_arrays(
+    path: str | Path,
+    splits: dict[str, np.ndarray],
+    *,
+    vocab_size: int,
+    eot_id: int,
+    pad_id: int,
+    n_bytes: dict[str, int] | None = None,
+    source: str = "arrays",
+) -> TokenDataset:
     """A token dataset of already-encoded splits (one document each), in the same on-disk format as
     ``tokenize`` writes and atomically: for benchmarks and callers that tokenize by other means.
     ``n_bytes`` gives each split's UTF-8 size (the bits-per-byte denominator; default: one byte per
@@ -168,18 +192,34 @@ def token_dataset_from_arrays(path: str | Path, splits: dict[str, np.ndarray], *
             writer.add(tokens, np.array([len(tokens)], dtype=np.int64))
             shards = writer.finish()
             nb = int((n_bytes or {}).get(split, len(tokens)))
-            entries[split] = {"n_tokens": int(len(tokens)), "n_bytes": nb, "n_docs": 1,
-                              "tokens_per_byte": len(tokens) / nb if nb else 0.0, "shards": shards}
-        manifest = {"format": FORMAT, "id": final.name, "tokenizer_id": source, "corpus_id": source,
-                    "tokenizer_kind": source, "dtype": dtype.name, "vocab_size": int(vocab_size),
-                    "eot_id": int(eot_id), "pad_id": int(pad_id), "shard_tokens": 0,
-                    "layout": "one document per split", "splits": entries}
+            entries[split] = {
+                "n_tokens": int(len(tokens)),
+                "n_bytes": nb,
+                "n_docs": 1,
+                "tokens_per_byte": len(tokens) / nb if nb else 0.0,
+                "shards": shards,
+            }
+        manifest = {
+            "format": FORMAT,
+            "id": final.name,
+            "tokenizer_id": source,
+            "corpus_id": source,
+            "tokenizer_kind": source,
+            "dtype": dtype.name,
+            "vocab_size": int(vocab_size),
+            "eot_id": int(eot_id),
+            "pad_id": int(pad_id),
+            "shard_tokens": 0,
+            "layout": "one document per split",
+            "splits": entries,
+        }
         atomic_write_json(tmp / MANIFEST, manifest)
     return TokenDataset.open(final)
 
 
-def random_token_dataset(path: str | Path, vocab_size: int, n_train: int, n_val: int | None = None,
-                         seed: int = 0) -> TokenDataset:
+def random_token_dataset(
+    path: str | Path, vocab_size: int, n_train: int, n_val: int | None = None, seed: int = 0
+) -> TokenDataset:
     """Uniformly random tokens in the token-dataset format, for throughput benchmarks (what a step
     costs does not depend on the ids); reused when ``path`` already holds one."""
     final = Path(path)
@@ -187,9 +227,14 @@ def random_token_dataset(path: str | Path, vocab_size: int, n_train: int, n_val:
         return TokenDataset.open(final)
     rng = np.random.default_rng(seed)
     n_val = n_val if n_val is not None else max(n_train // 20, 4096)
-    return token_dataset_from_arrays(final, {"train": rng.integers(0, vocab_size, n_train),
-                                             "val": rng.integers(0, vocab_size, n_val)},
-                                     vocab_size=vocab_size, eot_id=0, pad_id=min(1, vocab_size - 1), source="random")
+    return token_dataset_from_arrays(
+        final,
+        {"train": rng.integers(0, vocab_size, n_train), "val": rng.integers(0, vocab_size, n_val)},
+        vocab_size=vocab_size,
+        eot_id=0,
+        pad_id=min(1, vocab_size - 1),
+        source="random",
+    )
 
 
 @dataclass
@@ -252,8 +297,9 @@ class TokenDataset:
         try:
             return self.manifest["splits"][split]
         except KeyError:
-            raise NotFoundError(f"{self.path}: token dataset has no split '{split}' "
-                                f"(splits: {', '.join(self.splits)})") from None
+            raise NotFoundError(
+                f"{self.path}: token dataset has no split '{split}' (splits: {', '.join(self.splits)})"
+            ) from None
 
     def n_tokens(self, split: str) -> int:
         return int(self._split(split)["n_tokens"])
@@ -272,13 +318,17 @@ class TokenDataset:
         expected = int(entry["n_tokens"]) * self.dtype.itemsize
         size = p.stat().st_size
         if size != expected:
-            raise DataError(f"{p}: token shard is corrupt ({size} bytes, manifest says {expected}); "
-                            f"delete {self.path} and run `arlm tokenize` again")
+            raise DataError(
+                f"{p}: token shard is corrupt ({size} bytes, manifest says {expected}); "
+                f"delete {self.path} and run `arlm tokenize` again"
+            )
         if checksum:
             digest = sha256_file(p)
             if digest != entry["sha256"]:
-                raise DataError(f"{p}: token shard is corrupt (sha256 {digest[:12]}..., manifest says "
-                                f"{entry['sha256'][:12]}...); delete {self.path} and run `arlm tokenize` again")
+                raise DataError(
+                    f"{p}: token shard is corrupt (sha256 {digest[:12]}..., manifest says "
+                    f"{entry['sha256'][:12]}...); delete {self.path} and run `arlm tokenize` again"
+                )
         return p
 
     def verify(self, splits: list[str] | None = None) -> None:

@@ -133,7 +133,9 @@ class CharTableEncoder:
         out = np.empty(int(lengths.sum()), dtype=np.uint32)
         out[starts[~unknown]] = ids[~unknown]
         s = starts[unknown]
-        lead = np.where(n == 1, u, np.where(n == 2, 0xC0 | (u >> 6), np.where(n == 3, 0xE0 | (u >> 12), 0xF0 | (u >> 18))))
+        lead = np.where(
+            n == 1, u, np.where(n == 2, 0xC0 | (u >> 6), np.where(n == 3, 0xE0 | (u >> 12), 0xF0 | (u >> 18)))
+        )
         out[s] = self.byte_ids[lead]
         for k in (1, 2, 3):  # continuation bytes, most significant first
             m = n > k
@@ -145,8 +147,14 @@ class CharTableEncoder:
 def _char_tables(spec: dict) -> tuple[dict[str, int], np.ndarray] | None:
     """(char -> id, byte -> id) if ``spec`` is the char kind's shape: single characters, byte fallback."""
     model = spec.get("model") or {}
-    if model.get("type") != "BPE" or not model.get("byte_fallback") or model.get("merges") \
-            or model.get("ignore_merges") or model.get("dropout") or model.get("unk_token") is not None:
+    if (
+        model.get("type") != "BPE"
+        or not model.get("byte_fallback")
+        or model.get("merges")
+        or model.get("ignore_merges")
+        or model.get("dropout")
+        or model.get("unk_token") is not None
+    ):
         return None
     if spec.get("normalizer") is not None or spec.get("pre_tokenizer") is not None:
         return None
@@ -176,8 +184,12 @@ def _plain_byte_level_bpe(spec: dict) -> bool:
         return False
     if steps[-1].get("add_prefix_space") or spec.get("normalizer") is not None:
         return False
-    if model.get("byte_fallback") or model.get("dropout") or model.get("continuing_subword_prefix") \
-            or model.get("end_of_word_suffix"):
+    if (
+        model.get("byte_fallback")
+        or model.get("dropout")
+        or model.get("continuing_subword_prefix")
+        or model.get("end_of_word_suffix")
+    ):
         return False
     vocab = model.get("vocab") or {}
     return all(c in vocab for c in unicode_to_bytes())  # else some byte would be unencodable
@@ -204,8 +216,7 @@ def rank_order_problem(merges: Sequence[Any], vocab: dict[str, int]) -> str | No
         if token in made:
             return f"merge {n} ({a!r} + {b!r}) makes {token!r} again (merge {made[token]} made it)"
         if vocab[token] <= last:
-            return (f"merge {n} ({a!r} + {b!r}) gives id {vocab[token]}, not above the {last} of "
-                    f"the merge before it")
+            return f"merge {n} ({a!r} + {b!r}) gives id {vocab[token]}, not above the {last} of the merge before it"
         made[token], last = n, vocab[token]
     unmade = next((t for t in vocab if len(t) > 1 and t not in made), None)
     if unmade is not None:
@@ -248,7 +259,9 @@ def select_encoder(hf: Any, on_notice: Callable[[str], None] | None = None) -> E
         return HFEncoder(hf)
     problem = rank_order_problem(model["merges"], plain)
     if problem is not None:
-        (on_notice or _notice)(f"BPE ids are not in merge order ({problem}): encoding with the HF "
-                               "tokenizer, not tiktoken (slower, same ids)")
+        (on_notice or _notice)(
+            f"BPE ids are not in merge order ({problem}): encoding with the HF "
+            "tokenizer, not tiktoken (slower, same ids)"
+        )
         return HFEncoder(hf)
     return TiktokenEncoder(ranks, added, pattern)

@@ -90,8 +90,9 @@ def _init_process(key: str, spec: str, kind: str) -> None:
     _WORKER_TOKENIZERS[key] = tokenizer_from_json_str(spec, kind=kind)
 
 
-def _ordered(submit: Callable[[list[str]], Any], wait: Callable[[Any], Encoded], batches: Iterable[list[str]],
-             max_in_flight: int) -> Iterator[Encoded]:
+def _ordered(
+    submit: Callable[[list[str]], Any], wait: Callable[[Any], Encoded], batches: Iterable[list[str]], max_in_flight: int
+) -> Iterator[Encoded]:
     pending: deque = deque()
     for batch in batches:
         pending.append(submit(batch))
@@ -101,9 +102,15 @@ def _ordered(submit: Callable[[list[str]], Any], wait: Callable[[Any], Encoded],
         yield wait(pending.popleft())
 
 
-def encode_parallel(tokenizer: Tokenizer, text_batches: Iterable[list[str]], *, append_eot: bool = True,
-                    backend: Backend = "auto", workers: int | None = None,
-                    target_bytes: int = DEFAULT_TARGET_BYTES) -> Iterator[Encoded]:
+def encode_parallel(
+    tokenizer: Tokenizer,
+    text_batches: Iterable[list[str]],
+    *,
+    append_eot: bool = True,
+    backend: Backend = "auto",
+    workers: int | None = None,
+    target_bytes: int = DEFAULT_TARGET_BYTES,
+) -> Iterator[Encoded]:
     """Yield ``(tokens, doc_lengths)`` per regrouped batch, in document order."""
     backend = resolve_backend(backend)
     batches = rebatch(text_batches, target_bytes)
@@ -124,8 +131,9 @@ def encode_parallel(tokenizer: Tokenizer, text_batches: Iterable[list[str]], *, 
 
         spec = tokenizer.to_json_str()
         key = _spec_key(spec, tokenizer.kind)
-        executor = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_init_process,
-                                       initargs=(key, spec, tokenizer.kind))
+        executor = ProcessPoolExecutor(
+            n, mp_context=mp.get_context("spawn"), initializer=_init_process, initargs=(key, spec, tokenizer.kind)
+        )
         submit = lambda b: executor.submit(_encode_in_worker, key, None, tokenizer.kind, b, append_eot)  # noqa: E731
     else:
         raise ValueError(f"unknown encoding backend {backend!r}")
@@ -133,8 +141,9 @@ def encode_parallel(tokenizer: Tokenizer, text_batches: Iterable[list[str]], *, 
         yield from _ordered(submit, lambda f: f.result(), batches, max_in_flight=2 * n)
 
 
-def _encode_ray(tokenizer: Tokenizer, batches: Iterable[list[str]], append_eot: bool,
-                workers: int | None) -> Iterator[Encoded]:
+def _encode_ray(
+    tokenizer: Tokenizer, batches: Iterable[list[str]], append_eot: bool, workers: int | None
+) -> Iterator[Encoded]:
     import ray
 
     remote = ray.remote(num_cpus=1)(_encode_in_worker)
@@ -142,5 +151,6 @@ def _encode_ray(tokenizer: Tokenizer, batches: Iterable[list[str]], append_eot: 
     key = _spec_key(spec, tokenizer.kind)
     spec_ref = ray.put(spec)
     n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    yield from _ordered(lambda b: remote.remote(key, spec_ref, tokenizer.kind, b, append_eot), ray.get, batches,
-                        max_in_flight=2 * n)
+    yield from _ordered(
+        lambda b: remote.remote(key, spec_ref, tokenizer.kind, b, append_eot), ray.get, batches, max_in_flight=2 * n
+    )

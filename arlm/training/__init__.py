@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from arlm.lazy import lazy_getattr
 
-_EXPORTS = {"TrainConfig": "arlm.training.config", "TrainResult": "arlm.training.loop",
-            "train": "arlm.training.loop"}
+_EXPORTS = {"TrainConfig": "arlm.training.config", "TrainResult": "arlm.training.loop", "train": "arlm.training.loop"}
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -53,8 +53,7 @@ def rng_state() -> dict[str, Any]:
         "torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii"),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode("ascii")
-                         for s in torch.cuda.get_rng_state_all()]
+        state["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode("ascii") for s in torch.cuda.get_rng_state_all()]
     return state
 
 
@@ -105,8 +104,9 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Te
 
 
 # -- save / find / load ------------------------------------------------------------------------
-def save_checkpoint(target: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-                    state: dict[str, Any]) -> Path:
+def save_checkpoint(
+    target: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]
+) -> Path:
     """Write a complete checkpoint into ``target`` (e.g. ``out/checkpoints/latest``), atomically.
 
     ``state`` is the loop's JSON-able state; RNG states, optimizer hyper-parameters and file
@@ -189,19 +189,24 @@ def check_compatible(ckpt: Path, model: LanguageModel) -> None:
     """A checkpoint of another kind or config is an error, never a silent fresh start."""
     meta = read_model_metadata(ckpt)
     if meta["kind"] != model.kind:
-        raise ConfigError(f"{ckpt}: checkpoint is of model kind {meta['kind']!r}, this run trains "
-                          f"{model.kind!r}; use another output folder or resume=False")
+        raise ConfigError(
+            f"{ckpt}: checkpoint is of model kind {meta['kind']!r}, this run trains "
+            f"{model.kind!r}; use another output folder or resume=False"
+        )
     mine = model.config.to_dict()
     theirs = meta["config"]
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if diff:
         details = ", ".join(f"{k}: {theirs.get(k)!r} != {mine.get(k)!r}" for k in diff[:4])
-        raise ConfigError(f"{ckpt}: checkpoint's {model.kind} config differs from this run's ({details}); "
-                          "use another output folder or resume=False")
+        raise ConfigError(
+            f"{ckpt}: checkpoint's {model.kind} config differs from this run's ({details}); "
+            "use another output folder or resume=False"
+        )
 
 
-def load_checkpoint(ckpt: Path, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None, restore_rng: bool = True) -> dict[str, Any]:
+def load_checkpoint(
+    ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None, restore_rng: bool = True
+) -> dict[str, Any]:
     """Load weights (and optimizer, RNG) from ``ckpt`` into the given objects; return the state."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -226,5 +231,17 @@ def load_checkpoint(ckpt: Path, model: torch.nn.Module,
     return state
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "find_checkpoint", "read_state", "check_compatible",
-           "checkpoints_dir", "LATEST", "BEST", "STATE_FILE", "OPTIMIZER_FILE", "WEIGHTS_FILE", "CONFIG_FILE"]
+__all__ = [
+    "save_checkpoint",
+    "load_checkpoint",
+    "find_checkpoint",
+    "read_state",
+    "check_compatible",
+    "checkpoints_dir",
+    "LATEST",
+    "BEST",
+    "STATE_FILE",
+    "OPTIMIZER_FILE",
+    "WEIGHTS_FILE",
+    "CONFIG_FILE",
+]

@@ -69,11 +69,15 @@ class TrainConfig:
 
     model: str = opt("gpt/tiny", "Model KIND[/PRESET] (`arlm models presets` lists them).")
     model_overrides: dict[str, Any] = opt(
-        dict, "Model config fields replacing the preset's, e.g. {\"n_layer\": 6, \"dropout\": 0.1}.")
+        dict, 'Model config fields replacing the preset\'s, e.g. {"n_layer": 6, "dropout": 0.1}.'
+    )
     batch_size: int = opt(32, "Global batch in sequences per optimizer step (split over workers x grad_accum).")
     block_size: int | None = opt(None, "Context length in tokens (None: the preset's).")
-    lr: float = opt(2e-3, "Peak learning rate (warm-up to it, then cosine decay to min_lr). 2e-3 with Muon reached "
-                          "1.657 test bits/byte against 1.734 at 1e-3 on the embedded default (benchmarks/RESULTS.md).")
+    lr: float = opt(
+        2e-3,
+        "Peak learning rate (warm-up to it, then cosine decay to min_lr). 2e-3 with Muon reached "
+        "1.657 test bits/byte against 1.734 at 1e-3 on the embedded default (benchmarks/RESULTS.md).",
+    )
     min_lr: float = opt(1e-4, "Learning rate at the end of the budget (cosine decay).")
     warmup_steps: int = opt(100, "Linear warm-up steps (capped by warmup_fraction of the budget).")
     warmup_fraction: float | None = opt(0.05, "Warm-up is at most this share of the budget (None: no cap).")
@@ -82,12 +86,16 @@ class TrainConfig:
     grad_clip: float | None = opt(1.0, "Clip the global gradient norm to this (None: no clipping).")
     grad_accum: int = opt(1, "Micro-batches per optimizer step (per worker).")
     max_steps: int | None = opt(
-        1000, "Step budget: the same parameters give the same model bit for bit. None: max_tokens / max_seconds "
-              "alone. 1000 steps of gpt/tiny fit the embedded default (benchmarks/RESULTS.md).")
+        1000,
+        "Step budget: the same parameters give the same model bit for bit. None: max_tokens / max_seconds "
+        "alone. 1000 steps of gpt/tiny fit the embedded default (benchmarks/RESULTS.md).",
+    )
     max_tokens: int | None = opt(None, "Token budget (global tokens); the first budget reached ends the run.")
     max_seconds: float | None = opt(
-        None, "Wall-time cap of the training loop in seconds (summed over restarts); a run it stops says "
-              "stopped_by max_seconds and is no longer reproducible.")
+        None,
+        "Wall-time cap of the training loop in seconds (summed over restarts); a run it stops says "
+        "stopped_by max_seconds and is no longer reproducible.",
+    )
     eval_interval: int = opt(250, "Evaluate the validation split every so many steps (and at the end).")
     eval_batches: int = opt(20, "Validation batches per evaluation.")
     eval_full: bool = opt(False, "Evaluate on the whole validation split (every token once) instead.")
@@ -95,23 +103,35 @@ class TrainConfig:
     early_stop_min_delta: float = opt(0.0, "A new best must be lower by more than this.")
     checkpoint_interval: int = opt(500, "Write checkpoints/latest every so many steps (and at the end).")
     checkpoint_seconds: float | None = opt(
-        60.0, "Also write checkpoints/latest after this many seconds of training (None: steps only).")
+        60.0, "Also write checkpoints/latest after this many seconds of training (None: steps only)."
+    )
     seed: int = opt(0, "Seed of initialisation, data order and dropout.")
     device: str = opt("auto", "auto (cuda when available), cpu or cuda.", choices=DEVICES)
-    dtype: str = opt("auto", "auto (bfloat16 autocast on CUDA, float32 elsewhere), float32 or bfloat16.", choices=DTYPES)
+    dtype: str = opt(
+        "auto", "auto (bfloat16 autocast on CUDA, float32 elsewhere), float32 or bfloat16.", choices=DTYPES
+    )
     compile: bool | str = opt("auto", "torch.compile the model: auto (on CUDA only), true or false.")
     compile_backend: str = opt("inductor", "torch.compile backend (aot_eager: no code generation).")
     log_interval: int = opt(10, "Steps between train-loss readings (the loop's only host-device syncs).")
-    optimizer: str = opt("muon", "muon: orthogonalised momentum for the attention/MLP matrices and AdamW for "
-                                            "the rest (measured better on the embedded default), or adamw for everything.",
-                         choices=OPTIMIZERS)
+    optimizer: str = opt(
+        "muon",
+        "muon: orthogonalised momentum for the attention/MLP matrices and AdamW for "
+        "the rest (measured better on the embedded default), or adamw for everything.",
+        choices=OPTIMIZERS,
+    )
     muon_momentum: float = opt(0.95, "Muon's momentum.")
     muon_lr_ratio: float = opt(1.0, "Muon's learning rate as a multiple of lr.")
     # fine-tuning (arlm.hf.adapters): start from a model folder's weights, optionally train LoRA adapters only
-    init_from: str | None = opt(None, "Start from the weights of this arlm model folder (same model config) "
-                                      "instead of a random initialisation (fine-tuning).")
-    lora_rank: int | None = opt(None, "Train only LoRA adapters of this rank (peft) on the frozen init_from "
-                                      "model; merged into the weights when registered. None: train every weight.")
+    init_from: str | None = opt(
+        None,
+        "Start from the weights of this arlm model folder (same model config) "
+        "instead of a random initialisation (fine-tuning).",
+    )
+    lora_rank: int | None = opt(
+        None,
+        "Train only LoRA adapters of this rank (peft) on the frozen init_from "
+        "model; merged into the weights when registered. None: train every weight.",
+    )
     lora_alpha: float | None = opt(None, "LoRA scale numerator (adapters scaled by alpha/rank); None: 2 x lora_rank.")
 
     def __hash__(self) -> int:  # model_overrides is a dict: hash the canonical form
@@ -145,8 +165,7 @@ class TrainConfig:
         return parse_spec(self.model)[0]
 
     # -- validation --------------------------------------------------------------------------
-    def validate(self, token_dataset_path: str | os.PathLike | None = None,
-                 world_size: int = 1) -> TrainConfig:
+    def validate(self, token_dataset_path: str | os.PathLike | None = None, world_size: int = 1) -> TrainConfig:
         """Raise ``ConfigError`` for a config that cannot work; returns self.
 
         With ``token_dataset_path`` it also checks the model against the data (vocabulary size,
@@ -166,7 +185,8 @@ class TrainConfig:
                     raise ConfigError(
                         f"train config: block_size {model_cfg.block_size} needs more tokens than the "
                         f"{split!r} split of {token_dataset_path} has in one shard ({longest}); "
-                        "use a smaller --block-size or more data")
+                        "use a smaller --block-size or more data"
+                    )
         return self
 
     def model_config(self, vocab_size: int):
@@ -181,10 +201,18 @@ class TrainConfig:
         def positive(name: str, value: Any, integer: bool = True) -> None:
             ok = isinstance(value, int) if integer else isinstance(value, (int, float))
             if not ok or isinstance(value, bool) or value <= 0 or (not integer and not math.isfinite(value)):
-                raise ConfigError(f"train config: {name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+                raise ConfigError(
+                    f"train config: {name} must be a positive {'integer' if integer else 'number'}, got {value!r}"
+                )
 
-        for name in ("batch_size", "grad_accum", "eval_interval", "eval_batches",
-                     "checkpoint_interval", "log_interval"):
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "eval_interval",
+            "eval_batches",
+            "checkpoint_interval",
+            "log_interval",
+        ):
             positive(name, getattr(self, name))
         if self.block_size is not None:
             positive("block_size", self.block_size)
@@ -194,8 +222,10 @@ class TrainConfig:
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ConfigError(f"train config: warmup_steps must be >= 0, got {self.warmup_steps!r}")
         if self.warmup_fraction is not None and (
-                not isinstance(self.warmup_fraction, (int, float)) or isinstance(self.warmup_fraction, bool)
-                or not 0 <= self.warmup_fraction < 1):
+            not isinstance(self.warmup_fraction, (int, float))
+            or isinstance(self.warmup_fraction, bool)
+            or not 0 <= self.warmup_fraction < 1
+        ):
             raise ConfigError(f"train config: warmup_fraction must be in [0, 1) or None, got {self.warmup_fraction!r}")
         if self.checkpoint_seconds is not None:
             positive("checkpoint_seconds", self.checkpoint_seconds, integer=False)
@@ -222,7 +252,9 @@ class TrainConfig:
         if self.compile not in ("auto", True, False):
             raise ConfigError(f"train config: compile must be 'auto', true or false, got {self.compile!r}")
         if not isinstance(self.compile_backend, str) or not self.compile_backend:
-            raise ConfigError(f"train config: compile_backend must be a torch.compile backend name, got {self.compile_backend!r}")
+            raise ConfigError(
+                f"train config: compile_backend must be a torch.compile backend name, got {self.compile_backend!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"train config: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not isinstance(self.muon_momentum, (int, float)) or not 0 <= self.muon_momentum < 1:
@@ -237,8 +269,10 @@ class TrainConfig:
         if not isinstance(self.seed, int):
             raise ConfigError(f"train config: seed must be an integer, got {self.seed!r}")
         if self.batch_size % (world_size * self.grad_accum):
-            raise ConfigError(f"train config: batch_size {self.batch_size} must be divisible by "
-                              f"workers x grad_accum = {world_size} x {self.grad_accum}")
+            raise ConfigError(
+                f"train config: batch_size {self.batch_size} must be divisible by "
+                f"workers x grad_accum = {world_size} x {self.grad_accum}"
+            )
 
     # -- derived -----------------------------------------------------------------------------
     def tokens_per_step(self, block_size: int) -> int:

@@ -135,8 +135,17 @@ class Dist:
 
 # Dense bf16 matrix-product peaks (TFLOP/s) from the vendors' data sheets, for the MFU metric;
 # ``ARLM_PEAK_TFLOPS`` overrides (e.g. with the figure benchmarks/gpu_train.py measures).
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 SXM": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0,
-                    "H100 NVL": 835.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10G": 70.0}
+PEAK_BF16_TFLOPS = {
+    "H200": 989.0,
+    "H100 SXM": 989.0,
+    "H100 80GB HBM3": 989.0,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10G": 70.0,
+}
 
 
 def device_peak_tflops(device: torch.device) -> float | None:
@@ -155,8 +164,13 @@ def step_seed(seed: int, rank: int, step: int) -> int:
 
 
 # -- the loop ----------------------------------------------------------------------------------
-def train(cfg: TrainConfig, token_dataset_path: str | os.PathLike, out_dir: str | os.PathLike,
-          reporter: Reporter | None = None, resume: bool | str | os.PathLike = True) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    token_dataset_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    reporter: Reporter | None = None,
+    resume: bool | str | os.PathLike = True,
+) -> TrainResult:
     """Train ``cfg.model`` on a token dataset; checkpoints go to ``out_dir/checkpoints``.
 
     ``resume``: True continues from ``out_dir/checkpoints/latest`` when it exists (an error if
@@ -203,15 +217,25 @@ def _resume_dir(out_dir: Path, resume: bool | str | os.PathLike) -> Path | None:
 
 
 class _Loop:
-    def __init__(self, cfg: TrainConfig, model: LanguageModel, data: TokenDataset, out_dir: Path,
-                 device: torch.device, dist: Dist, reporter: Reporter, resume_dir: Path | None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        model: LanguageModel,
+        data: TokenDataset,
+        out_dir: Path,
+        device: torch.device,
+        dist: Dist,
+        reporter: Reporter,
+        resume_dir: Path | None,
+    ):
         self.cfg, self.data, self.out_dir, self.device, self.dist = cfg, data, out_dir, device, dist
         self.reporter = reporter
         self.raw = model.to(device)
         self.block_size = model.config.block_size
         self.autocast_dtype = resolve_dtype(cfg, device)
-        self.optimizer = build_optimizer(self.raw, cfg.lr, cfg.weight_decay, cfg.betas, device,
-                                         cfg.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio)
+        self.optimizer = build_optimizer(
+            self.raw, cfg.lr, cfg.weight_decay, cfg.betas, device, cfg.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio
+        )
         self.total_steps = cfg.total_steps(self.block_size)
         self.peak_tflops = device_peak_tflops(device)
         val_split = data.manifest["splits"].get("val", {})
@@ -232,8 +256,10 @@ class _Loop:
         if resume_dir is not None:
             saved_optimizer = ckpt.saved_train_config(resume_dir).get("optimizer", "adamw")
             if saved_optimizer != cfg.optimizer:
-                raise ConfigError(f"{resume_dir}: checkpoint was trained with optimizer {saved_optimizer!r}, "
-                                  f"this run asks for {cfg.optimizer!r} (use a new output folder, or resume=False)")
+                raise ConfigError(
+                    f"{resume_dir}: checkpoint was trained with optimizer {saved_optimizer!r}, "
+                    f"this run asks for {cfg.optimizer!r} (use a new output folder, or resume=False)"
+                )
             state = ckpt.load_checkpoint(resume_dir, self.raw, self.optimizer)
             self.step = int(state["step"])
             self.best_val = state.get("best_val_loss")
@@ -243,10 +269,15 @@ class _Loop:
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             self.restarts = int(state.get("restarts", 0)) + 1
             self.stopped_by = state.get("stopped_by", "")
-            pending_sum, self.pending_steps = float(state.get("pending_loss_sum", 0.0)), int(state.get("pending_steps", 0))
+            pending_sum, self.pending_steps = (
+                float(state.get("pending_loss_sum", 0.0)),
+                int(state.get("pending_steps", 0)),
+            )
             if int(state.get("sampler", {}).get("seed", cfg.seed)) != cfg.seed:
-                raise ConfigError(f"{resume_dir}: checkpoint was trained with seed "
-                                  f"{state['sampler']['seed']}, this run has seed {cfg.seed}")
+                raise ConfigError(
+                    f"{resume_dir}: checkpoint was trained with seed "
+                    f"{state['sampler']['seed']}, this run has seed {cfg.seed}"
+                )
             apply_config(self.optimizer, cfg.muon_momentum, cfg.muon_lr_ratio)
             if self.dist.is_main:
                 log.info("resumed from %s at step %d (restart %d)", resume_dir, self.step, self.restarts)
@@ -265,10 +296,20 @@ class _Loop:
 
         self.train_batches = RankBatches(
             WindowSampler(data.shards("train"), self.block_size, cfg.seed, TRAIN_STREAM),
-            cfg.batch_size, dist.rank, dist.world_size, cfg.grad_accum, device)
+            cfg.batch_size,
+            dist.rank,
+            dist.world_size,
+            cfg.grad_accum,
+            device,
+        )
         self.eval_batches = RankBatches(
             WindowSampler(data.shards("val"), self.block_size, cfg.seed, EVAL_STREAM),
-            cfg.batch_size, dist.rank, dist.world_size, 1, device)
+            cfg.batch_size,
+            dist.rank,
+            dist.world_size,
+            1,
+            device,
+        )
 
     # -- pieces ------------------------------------------------------------------------------
     def autocast(self):
@@ -357,17 +398,22 @@ class _Loop:
         count = 0
         # each shard starts a document: its first token is scored from an end-of-text, as in
         # arlm.evaluation, so every token of the split is scored exactly once
-        windows = (w for shard in self.data.shards("val")
-                   for w in exact_windows(np.concatenate([[self.eot_id], np.asarray(shard, dtype=np.int64)]),
-                                          self.block_size, self.cfg.batch_size))
+        windows = (
+            w
+            for shard in self.data.shards("val")
+            for w in exact_windows(
+                np.concatenate([[self.eot_id], np.asarray(shard, dtype=np.int64)]), self.block_size, self.cfg.batch_size
+            )
+        )
         for k, (inputs, targets) in enumerate(windows):
             if k % self.dist.world_size != self.dist.rank:
                 continue
             x, y = to_device(np.concatenate([inputs, targets[:, -1:]], axis=1), self.device)
             with self.autocast():
                 logits, _ = self.raw(x)
-            nats += torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten(),
-                                                      reduction="sum").double()
+            nats += torch.nn.functional.cross_entropy(
+                logits.float().flatten(0, 1), y.flatten(), reduction="sum"
+            ).double()
             count += y.numel()
         self.raw.train()
         sums = torch.stack([nats, torch.tensor(float(count), dtype=torch.float64, device=self.device)])
@@ -379,15 +425,30 @@ class _Loop:
 
     def state(self) -> dict[str, Any]:
         return {
-            "step": self.step, "tokens": self.step * self.tokens_per_step,
-            "best_val_loss": self.best_val, "last_val_loss": self.last_val, "bad_evals": self.bad_evals,
-            "history": self.history, "elapsed_s": self.elapsed(), "restarts": self.restarts,
+            "step": self.step,
+            "tokens": self.step * self.tokens_per_step,
+            "best_val_loss": self.best_val,
+            "last_val_loss": self.last_val,
+            "bad_evals": self.bad_evals,
+            "history": self.history,
+            "elapsed_s": self.elapsed(),
+            "restarts": self.restarts,
             "stopped_by": self.stopped_by,
-            "pending_loss_sum": float(self.loss_sum.item()), "pending_steps": self.pending_steps,
-            "sampler": {"seed": self.cfg.seed, "position": self.step, "global_batch": self.cfg.batch_size,
-                        "world_size": self.dist.world_size},
-            "scheduler": {"kind": "warmup-cosine", "step": self.step, "total_steps": self.total_steps,
-                          "warmup_steps": self.cfg.warmup_steps, "warmup_fraction": self.cfg.warmup_fraction},
+            "pending_loss_sum": float(self.loss_sum.item()),
+            "pending_steps": self.pending_steps,
+            "sampler": {
+                "seed": self.cfg.seed,
+                "position": self.step,
+                "global_batch": self.cfg.batch_size,
+                "world_size": self.dist.world_size,
+            },
+            "scheduler": {
+                "kind": "warmup-cosine",
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "warmup_steps": self.cfg.warmup_steps,
+                "warmup_fraction": self.cfg.warmup_fraction,
+            },
             "train_config": self.cfg.to_dict(),
         }
 
@@ -427,8 +488,7 @@ class _Loop:
                 metrics = self.log_metrics(lr, grad_norm, rate)
                 if is_eval:
                     self.eval_into(metrics)
-                    if (cfg.early_stop_patience is not None and self.bad_evals >= cfg.early_stop_patience
-                            and not reason):
+                    if cfg.early_stop_patience is not None and self.bad_evals >= cfg.early_stop_patience and not reason:
                         reason = self.stopped_by = "early_stop"
                         is_ckpt = True
                 self.history.append(metrics)
@@ -439,7 +499,9 @@ class _Loop:
                 self.stopped_by = reason
                 path = self.save(ckpt.LATEST)
                 self.last_checkpoint_clock = self.clock()
-                self.reporter({"kind": "checkpoint", "step": self.step, "tokens": self.step * self.tokens_per_step}, path)
+                self.reporter(
+                    {"kind": "checkpoint", "step": self.step, "tokens": self.step * self.tokens_per_step}, path
+                )
             if logged:  # throughput counts training steps only, not evaluation or checkpoint writes
                 last_log_t, last_log_step = time.perf_counter(), self.step
         return self.finish(reason)
@@ -448,8 +510,12 @@ class _Loop:
         """The only place the loop waits for the device: read the accumulated loss and norm."""
         loss = self.dist.mean(self.loss_sum / max(self.pending_steps, 1))
         metrics = {
-            "kind": "train", "step": self.step, "tokens": self.step * self.tokens_per_step,
-            "train_loss": float(loss.item()), "lr": lr, "grad_norm": float(grad_norm.item()),
+            "kind": "train",
+            "step": self.step,
+            "tokens": self.step * self.tokens_per_step,
+            "train_loss": float(loss.item()),
+            "lr": lr,
+            "grad_norm": float(grad_norm.item()),
             "tokens_per_s": tokens_per_s,
             "tflops": tokens_per_s * self.raw.flops_per_token() / 1e12,  # all ranks together
             "elapsed_s": self.elapsed(),
@@ -487,20 +553,36 @@ class _Loop:
     def finish(self, reason: str) -> TrainResult:
         base = ckpt.checkpoints_dir(self.out_dir)
         result = TrainResult(
-            out_dir=self.out_dir, model_kind=self.raw.kind, final_val_loss=self.last_val,
-            best_val_loss=self.best_val, steps=self.step, tokens=self.step * self.tokens_per_step,
-            history=self.history, latest_checkpoint=base / ckpt.LATEST if (base / ckpt.LATEST).exists() else None,
+            out_dir=self.out_dir,
+            model_kind=self.raw.kind,
+            final_val_loss=self.last_val,
+            best_val_loss=self.best_val,
+            steps=self.step,
+            tokens=self.step * self.tokens_per_step,
+            history=self.history,
+            latest_checkpoint=base / ckpt.LATEST if (base / ckpt.LATEST).exists() else None,
             best_checkpoint=base / ckpt.BEST if (base / ckpt.BEST).exists() else None,
-            restarts=self.restarts, elapsed_s=self.elapsed(), stopped_by=reason,
-            num_params=self.raw.num_params(), flops_per_token=self.raw.flops_per_token())
+            restarts=self.restarts,
+            elapsed_s=self.elapsed(),
+            stopped_by=reason,
+            num_params=self.raw.num_params(),
+            flops_per_token=self.raw.flops_per_token(),
+        )
         summary = {k: v for k, v in result.to_dict().items() if k != "history"}
         self.reporter({"kind": "final", **summary}, None)
         return result
 
 
 # -- counting kinds ----------------------------------------------------------------------------
-def _fit_counting(cfg: TrainConfig, model: LanguageModel, data: TokenDataset, out_dir: Path,
-                  resume_dir: Path | None, reporter: Reporter, dist: Dist) -> TrainResult:
+def _fit_counting(
+    cfg: TrainConfig,
+    model: LanguageModel,
+    data: TokenDataset,
+    out_dir: Path,
+    resume_dir: Path | None,
+    reporter: Reporter,
+    dist: Dist,
+) -> TrainResult:
     """The n-gram: count the train split once, score the validation batches, save it."""
     t0 = time.perf_counter()
     restarts = 0
@@ -519,11 +601,26 @@ def _fit_counting(cfg: TrainConfig, model: LanguageModel, data: TokenDataset, ou
                     total += float(model(x, y)[1])
         val = float(dist.mean(torch.tensor(total / cfg.eval_batches)).item())
         n_train = data.n_tokens("train")
-        metrics = {"kind": "eval", "step": 0, "tokens": n_train, "val_loss": val, "best_val_loss": val,
-                   "is_best": True, "elapsed_s": time.perf_counter() - t0}
-        state = {"step": 0, "tokens": n_train, "best_val_loss": val, "last_val_loss": val,
-                 "history": [metrics], "elapsed_s": metrics["elapsed_s"], "restarts": restarts,
-                 "stopped_by": "fitted", "train_config": cfg.to_dict()}
+        metrics = {
+            "kind": "eval",
+            "step": 0,
+            "tokens": n_train,
+            "val_loss": val,
+            "best_val_loss": val,
+            "is_best": True,
+            "elapsed_s": time.perf_counter() - t0,
+        }
+        state = {
+            "step": 0,
+            "tokens": n_train,
+            "best_val_loss": val,
+            "last_val_loss": val,
+            "history": [metrics],
+            "elapsed_s": metrics["elapsed_s"],
+            "restarts": restarts,
+            "stopped_by": "fitted",
+            "train_config": cfg.to_dict(),
+        }
         reporter(dict(metrics), None)
         latest = ckpt.checkpoints_dir(out_dir) / ckpt.LATEST
         if dist.is_main:
@@ -533,10 +630,20 @@ def _fit_counting(cfg: TrainConfig, model: LanguageModel, data: TokenDataset, ou
         reporter({"kind": "checkpoint", "step": 0, "tokens": n_train}, latest if dist.is_main else None)
     base = ckpt.checkpoints_dir(out_dir)
     result = TrainResult(
-        out_dir=out_dir, model_kind=model.kind, final_val_loss=state["last_val_loss"],
-        best_val_loss=state["best_val_loss"], steps=0, tokens=int(state["tokens"]),
-        history=list(state["history"]), latest_checkpoint=base / ckpt.LATEST, best_checkpoint=base / ckpt.BEST,
-        restarts=restarts, elapsed_s=float(state["elapsed_s"]), stopped_by="fitted",
-        num_params=model.num_params(), flops_per_token=model.flops_per_token())
+        out_dir=out_dir,
+        model_kind=model.kind,
+        final_val_loss=state["last_val_loss"],
+        best_val_loss=state["best_val_loss"],
+        steps=0,
+        tokens=int(state["tokens"]),
+        history=list(state["history"]),
+        latest_checkpoint=base / ckpt.LATEST,
+        best_checkpoint=base / ckpt.BEST,
+        restarts=restarts,
+        elapsed_s=float(state["elapsed_s"]),
+        stopped_by="fitted",
+        num_params=model.num_params(),
+        flops_per_token=model.flops_per_token(),
+    )
     reporter({"kind": "final", **{k: v for k, v in result.to_dict().items() if k != "history"}}, None)
     return result

@@ -40,8 +40,7 @@ def param_groups(params: Iterable[nn.Parameter], weight_decay: float) -> list[di
         if not p.requires_grad:
             continue
         (decay if p.dim() >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
@@ -77,10 +76,19 @@ def orthogonalise(g: torch.Tensor, steps: int = NS_STEPS) -> torch.Tensor:
 class Muon(torch.optim.Optimizer):
     """Momentum-orthogonalised updates for 2-D weights; see the module docstring."""
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.95, weight_decay: float = 0.0,
-                 nesterov: bool = True, lr_ratio: float = 1.0):
-        super().__init__(params, dict(lr=lr * lr_ratio, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov, lr_ratio=lr_ratio))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.95,
+        weight_decay: float = 0.0,
+        nesterov: bool = True,
+        lr_ratio: float = 1.0,
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr * lr_ratio, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov, lr_ratio=lr_ratio),
+        )
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() != 2:
@@ -148,13 +156,17 @@ class ChainedOptimizer:
         groups = list(sd["param_groups"])
         slices, offset = [], 0
         for opt in self.optimizers:
-            mine, groups = groups[:len(opt.param_groups)], groups[len(opt.param_groups):]
+            mine, groups = groups[: len(opt.param_groups)], groups[len(opt.param_groups) :]
             n = sum(len(g["params"]) for g in opt.param_groups)
             if len(mine) != len(opt.param_groups) or sum(len(g["params"]) for g in mine) != n:
                 raise ValueError("optimizer state does not match this model's parameters")
             state = {int(i) - offset: v for i, v in sd["state"].items() if offset <= int(i) < offset + n}
-            slices.append({"state": state,
-                           "param_groups": [{**g, "params": [int(i) - offset for i in g["params"]]} for g in mine]})
+            slices.append(
+                {
+                    "state": state,
+                    "param_groups": [{**g, "params": [int(i) - offset for i in g["params"]]} for g in mine],
+                }
+            )
             offset += n
         if groups:
             raise ValueError("optimizer state has more parameter groups than this optimizer")
@@ -162,9 +174,16 @@ class ChainedOptimizer:
             opt.load_state_dict(part)
 
 
-def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float],
-                    device: torch.device, kind: str = "adamw", muon_momentum: float = 0.95,
-                    muon_lr_ratio: float = 1.0):
+def build_optimizer(
+    model: nn.Module,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float],
+    device: torch.device,
+    kind: str = "adamw",
+    muon_momentum: float = 0.95,
+    muon_lr_ratio: float = 1.0,
+):
     """AdamW over every parameter, or (``kind="muon"``) Muon over ``hidden_matrices`` chained with
     AdamW over the rest."""
     if kind not in OPTIMIZERS:
@@ -172,8 +191,9 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tup
     matrices = hidden_matrices(model) if kind == "muon" else []
     ids = {id(p) for p in matrices}
     rest = [p for p in model.parameters() if id(p) not in ids]
-    adamw = torch.optim.AdamW(param_groups(rest, weight_decay), lr=lr, betas=tuple(betas),
-                              fused=device.type == "cuda" or None)
+    adamw = torch.optim.AdamW(
+        param_groups(rest, weight_decay), lr=lr, betas=tuple(betas), fused=device.type == "cuda" or None
+    )
     if not matrices:
         return adamw
     muon = Muon(matrices, lr=lr, momentum=muon_momentum, weight_decay=weight_decay, lr_ratio=muon_lr_ratio)

@@ -117,8 +117,14 @@ def ensure_ray(address: str | None, num_cpus: int | None = None) -> None:
         dash_port = free_port()
         os.environ["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dash_port}"
         try:
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=True,
-                     dashboard_host="127.0.0.1", dashboard_port=dash_port, **kwargs)
+            ray.init(
+                address="local",
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                include_dashboard=True,
+                dashboard_host="127.0.0.1",
+                dashboard_port=dash_port,
+                **kwargs,
+            )
         finally:
             if loopback_only:  # its processes have it; other programs we start (`ray start`) must not
                 os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
@@ -191,9 +197,19 @@ def _worker_loop(config: dict[str, Any]) -> None:
     # One line per worker start: which process ran which rank where (the failure and
     # multi-node tests read it; operators use it to find a worker's logs).
     with open(out_dir / WORKERS_FILE, "a") as f:
-        f.write(json.dumps({"time": time.time(), "rank": rank, "world_size": ctx.get_world_size(),
-                            "pid": os.getpid(), "node_id": node,
-                            "restored": ray_ckpt is not None}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "time": time.time(),
+                    "rank": rank,
+                    "world_size": ctx.get_world_size(),
+                    "pid": os.getpid(),
+                    "node_id": node,
+                    "restored": ray_ckpt is not None,
+                }
+            )
+            + "\n"
+        )
 
     logger = None
     if rank == 0 and config.get("mlflow_run_id"):
@@ -237,9 +253,17 @@ class LaunchResult:
     workers: list[dict[str, Any]]
 
 
-def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options: RayOptions,
-                   storage_path: Path, run_name: str, tracking_uri: str | None = None,
-                   mlflow_run_id: str | None = None) -> LaunchResult:
+def train_with_ray(
+    train_cfg: Any,
+    dataset_path: Path,
+    out_dir: Path,
+    *,
+    options: RayOptions,
+    storage_path: Path,
+    run_name: str,
+    tracking_uri: str | None = None,
+    mlflow_run_id: str | None = None,
+) -> LaunchResult:
     """Run the training loop under Ray Train's ``TorchTrainer`` and return the rank-0 result."""
     options.validate()
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
@@ -271,9 +295,12 @@ def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options
             "tracking_uri": tracking_uri,
             "mlflow_run_id": mlflow_run_id,
         },
-        scaling_config=ScalingConfig(num_workers=options.num_workers, use_gpu=use_gpu,
-                                     resources_per_worker=resources,
-                                     placement_strategy=options.placement_strategy),
+        scaling_config=ScalingConfig(
+            num_workers=options.num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker=resources,
+            placement_strategy=options.placement_strategy,
+        ),
         run_config=RunConfig(
             # A unique name: a reused name would resume the old run (see docs/stack.md).
             name=f"{run_name}-{uuid.uuid4().hex[:6]}",
@@ -296,8 +323,14 @@ def train_with_ray(train_cfg: Any, dataset_path: Path, out_dir: Path, *, options
         raise RuntimeError(f"training finished without a result file at {result_file}")
     starts = worker_starts(out_dir)
     attempts = sum(1 for w in starts if w["rank"] == 0)
-    return LaunchResult(out_dir=out_dir, result=read_json(result_file), restarts=max(0, attempts - 1),
-                        wall_seconds=wall, ray_storage=storage, workers=starts)
+    return LaunchResult(
+        out_dir=out_dir,
+        result=read_json(result_file),
+        restarts=max(0, attempts - 1),
+        wall_seconds=wall,
+        ray_storage=storage,
+        workers=starts,
+    )
 
 
 def worker_starts(out_dir: Path) -> list[dict[str, Any]]:

@@ -35,8 +35,9 @@ def longest_shard(dataset, split: str) -> int:
     try:
         shards = dataset.manifest["splits"][split]["shards"]
     except KeyError:
-        raise DataError(f"{dataset.path}: token dataset has no {split!r} split "
-                        f"(splits: {', '.join(dataset.splits)})") from None
+        raise DataError(
+            f"{dataset.path}: token dataset has no {split!r} split (splits: {', '.join(dataset.splits)})"
+        ) from None
     return max((int(s["n_tokens"]) for s in shards), default=0)
 
 
@@ -68,15 +69,22 @@ class WindowSampler:
         T = self.block_size
         out = np.empty((len(range(*rows.indices(n))), T + 1), dtype=np.int64)
         for i, (s, o) in enumerate(zip(shard[rows], start[rows])):
-            out[i] = self.shards[s][o:o + T + 1]
+            out[i] = self.shards[s][o : o + T + 1]
         return out
 
 
 class RankBatches:
     """The rank's share of each global batch: ``micro_batches(step)`` yields (x, y) tensors."""
 
-    def __init__(self, sampler: WindowSampler, global_batch: int, rank: int, world_size: int,
-                 grad_accum: int, device: torch.device):
+    def __init__(
+        self,
+        sampler: WindowSampler,
+        global_batch: int,
+        rank: int,
+        world_size: int,
+        grad_accum: int,
+        device: torch.device,
+    ):
         self.sampler = sampler
         self.global_batch = global_batch
         self.per_rank = global_batch // world_size

@@ -35,8 +35,15 @@ def _cosine(progress: float, lr: float, min_lr: float) -> float:
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (lr - min_lr)
 
 
-def lr_at(step: int, lr: float, min_lr: float, warmup_steps: int, total_steps: int | None,
-          time_fraction: float | None = None, warmup_fraction: float | None = None) -> float:
+def lr_at(
+    step: int,
+    lr: float,
+    min_lr: float,
+    warmup_steps: int,
+    total_steps: int | None,
+    time_fraction: float | None = None,
+    warmup_fraction: float | None = None,
+) -> float:
     """Learning rate of optimizer step ``step`` (0-based); see the module docstring."""
     if total_steps is not None:
         w = warmup_length(warmup_steps, warmup_fraction, total_steps)

@@ -27,8 +27,7 @@ def _client(tracking_uri: str):
     return mlflow.MlflowClient(tracking_uri=tracking_uri)
 
 
-def ensure_experiment(tracking_uri: str, name: str = DEFAULT_EXPERIMENT,
-                      artifact_location: str | None = None) -> str:
+def ensure_experiment(tracking_uri: str, name: str = DEFAULT_EXPERIMENT, artifact_location: str | None = None) -> str:
     client = _client(tracking_uri)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
@@ -54,23 +53,29 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def start_run(tracking_uri: str, *, run_name: str, params: Mapping[str, Any] | None = None,
-              tags: Mapping[str, str] | None = None, experiment: str = DEFAULT_EXPERIMENT,
-              artifact_location: str | None = None) -> str:
+def start_run(
+    tracking_uri: str,
+    *,
+    run_name: str,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    artifact_location: str | None = None,
+) -> str:
     """Create an MLflow run (status RUNNING) and return its id."""
     from mlflow.entities import Param
 
     client = _client(tracking_uri)
     exp_id = ensure_experiment(tracking_uri, experiment, artifact_location)
-    run = client.create_run(exp_id, run_name=run_name,
-                            tags={**{k: str(v) for k, v in (tags or {}).items()}, OWNER_TAG: owner_tag()})
+    run = client.create_run(
+        exp_id, run_name=run_name, tags={**{k: str(v) for k, v in (tags or {}).items()}, OWNER_TAG: owner_tag()}
+    )
     if params:
         flat = flatten(params)
-        batch = [Param(k, json.dumps(v) if not isinstance(v, str) else v)
-                 for k, v in sorted(flat.items())]
+        batch = [Param(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in sorted(flat.items())]
         batch = [Param(p.key, p.value[:_MAX_PARAM_LEN]) for p in batch]
         for i in range(0, len(batch), 100):
-            client.log_batch(run.info.run_id, params=batch[i:i + 100])
+            client.log_batch(run.info.run_id, params=batch[i : i + 100])
     return run.info.run_id
 
 
@@ -154,8 +159,11 @@ class RunLogger:
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        batch = [Metric(k, float(v), ts, int(step or 0)) for k, v in metrics.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))]
+        batch = [
+            Metric(k, float(v), ts, int(step or 0))
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+        ]
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
 
@@ -171,8 +179,7 @@ class RunLogger:
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
         except ImportError:  # psutil missing: system metrics are optional
             return
-        self._monitor = SystemMetricsMonitor(self.run_id, sampling_interval=interval_s,
-                                             tracking_uri=self.tracking_uri)
+        self._monitor = SystemMetricsMonitor(self.run_id, sampling_interval=interval_s, tracking_uri=self.tracking_uri)
         self._monitor.start()
 
     def stop_system_metrics(self) -> None:

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def _run(script: str, *args: str, timeout: int = 300) -> str:
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -30,8 +35,11 @@ def test_time_to_quality_quick_on_a_small_text(tmp_path):
     corpus = tmp_path / "small.txt"
     corpus.write_text(text, encoding="utf-8")
     out = _run("time_to_quality.py", "--corpus", str(corpus), "--quick", "--max-steps", "50", "--target", "2.5")
-    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| arlm") or
-            line.startswith("| nanogpt")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in out.splitlines()
+        if line.startswith("| arlm") or line.startswith("| nanogpt")
+    }
     assert set(rows) == {"arlm", "nanogpt"}
     # quick scales each recipe's evaluation interval: nanogpt's 250 -> 12, arlm's 100 -> 5 (and the end)
     expected_evals = {"nanogpt": [12, 24, 36, 48, 50], "arlm": list(range(5, 51, 5))}
@@ -46,15 +54,32 @@ def test_time_to_quality_quick_on_a_small_text(tmp_path):
 
 def test_time_to_quality_rejects_an_unknown_setting(tmp_path):
     (tmp_path / "c.txt").write_text("abc " * 1000, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_quality.py"), "--corpus",
-                           str(tmp_path / "c.txt"), "--quick", "--set", "muon_lr=2"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "time_to_quality.py"),
+            "--corpus",
+            str(tmp_path / "c.txt"),
+            "--quick",
+            "--set",
+            "muon_lr=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2 and "muon_lr is not a TrainConfig field" in proc.stderr
 
 
 def test_time_to_quality_rejects_a_missing_corpus(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "time_to_quality.py"), "--corpus",
-                           str(tmp_path / "nope.txt")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "time_to_quality.py"), "--corpus", str(tmp_path / "nope.txt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2 and "nope.txt" in proc.stderr
 
 
@@ -63,11 +88,18 @@ def test_gpu_suite_runs_every_step_at_toy_sizes(tmp_path):
     relative paths work from another folder, and the exit status says all passed."""
     rng = random.Random(1)
     words = "what light through yonder window breaks it is the east and juliet is the sun".split()
-    (tmp_path / "c.txt").write_text("\n".join(" ".join(rng.choice(words) for _ in range(10)) for _ in range(3000)),
-                                    encoding="utf-8")
+    (tmp_path / "c.txt").write_text(
+        "\n".join(" ".join(rng.choice(words) for _ in range(10)) for _ in range(3000)), encoding="utf-8"
+    )
     env = {**os.environ, "ARLM_SUITE_QUICK": "1", "PYTHON": sys.executable}
-    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), "out", "c.txt"], capture_output=True,
-                          text=True, timeout=900, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), "out", "c.txt"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     steps = ["gpu_train", "ttq_arlm_compiled", "ttq_arlm_eager", "ttq_nanogpt_eager", "ttq_rope", "ttq_schedule"]
     assert re.findall(r"^== (\w+): exit 0 after", proc.stdout, re.M) == steps
@@ -76,8 +108,12 @@ def test_gpu_suite_runs_every_step_at_toy_sizes(tmp_path):
     assert impls.count("arlm") == 4 and "bare nn.LSTM LM" in impls and "bare nn.GRU LM" in impls, impls
     for line in table:
         assert float(line.split("|")[4].replace(",", "")) > 0  # tokens/s
-    with_peer = [line for line in table if line.split("|")[2].strip() == "arlm"
-                 and (line.split("|")[1].strip().startswith(("lstm", "gru")) or "transformers GPT2LMHeadModel" in impls)]
+    with_peer = [
+        line
+        for line in table
+        if line.split("|")[2].strip() == "arlm"
+        and (line.split("|")[1].strip().startswith(("lstm", "gru")) or "transformers GPT2LMHeadModel" in impls)
+    ]
     assert len(with_peer) >= 2 and all(re.search(r"\| \d+\.\d\dx \|", line) for line in with_peer)  # ratio
     for step in steps[1:]:  # each recipe printed its own line as it ended, then the table
         text = (tmp_path / "out" / f"{step}.txt").read_text()
@@ -86,8 +122,12 @@ def test_gpu_suite_runs_every_step_at_toy_sizes(tmp_path):
 
 
 def test_gpu_suite_names_a_missing_corpus(tmp_path):
-    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(tmp_path / "o"),
-                           str(tmp_path / "none.txt")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_suite.sh"), str(tmp_path / "o"), str(tmp_path / "none.txt")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "none.txt" in proc.stderr
 
 

@@ -22,8 +22,13 @@ def recorded_chain(home, corpus_dir) -> tuple[Catalog, str]:
     cat.record_tokenizer("tok1", cv.id, "bpe", 512, home.tokenizers / "tok1", {"eot_id": 0})
     cat.record_token_dataset("ds1", "tok1", cv.id, home.tokens / "ds1", {"dtype": "uint16"})
     cat.record_run("run1", "ds1", "gpt/tiny", {"lr": 3e-4}, {"final_train_loss": 2.5}, "mlf-abc")
-    cat.record_evaluation(model_dir=home.runs / "run1", dataset_id="ds1", split="test",
-                          metrics={"bits_per_byte": 2.1}, mlflow_run_id="mlf-abc")
+    cat.record_evaluation(
+        model_dir=home.runs / "run1",
+        dataset_id="ds1",
+        split="test",
+        metrics={"bits_per_byte": 2.1},
+        mlflow_run_id="mlf-abc",
+    )
     cat.record_model("lm", 1, "run1", "models:/lm/1", {"bits_per_byte": 2.1}, aliases=["champion"])
     return cat, cv.id
 
@@ -36,8 +41,17 @@ def test_migrations_are_applied_once_and_in_order(home):
     rows = cat.rows("SELECT version, name FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in rows] == list(range(1, n + 1))
     tables = {r["table_name"] for r in cat.rows("SELECT table_name FROM information_schema.tables")}
-    assert {"corpora", "corpus_versions", "source_files", "tokenizers", "token_datasets",
-            "training_runs", "evaluations", "models", "documents"} <= tables
+    assert {
+        "corpora",
+        "corpus_versions",
+        "source_files",
+        "tokenizers",
+        "token_datasets",
+        "training_runs",
+        "evaluations",
+        "models",
+        "documents",
+    } <= tables
 
 
 def test_lineage_from_model_back_to_source_files(home, small_text_dir):
@@ -89,8 +103,15 @@ def test_documents_view_and_read_only_sql(home, small_text_dir):
 def test_records_are_idempotent(home, small_text_dir):
     cat, cv_id = recorded_chain(home, small_text_dir)
     cat2, _ = recorded_chain(home, small_text_dir)
-    for table in ("corpora", "corpus_versions", "tokenizers", "token_datasets", "training_runs",
-                  "models", "evaluations"):
+    for table in (
+        "corpora",
+        "corpus_versions",
+        "tokenizers",
+        "token_datasets",
+        "training_runs",
+        "models",
+        "evaluations",
+    ):
         assert cat2.rows(f"SELECT count(*) AS n FROM {table}")[0]["n"] == 1, table
     assert cat2.rows("SELECT count(*) AS n FROM source_files")[0]["n"] == 12
     listing = cat2.ls()
@@ -108,8 +129,10 @@ def test_two_processes_write_at_once(home):
         for i in range(25):
             cat.record_run(f"{sys.argv[2]}-{i}", "ds", "gpt/tiny", {"i": i}, {}, None)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(home.catalog_path), tag],
-                              stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(home.catalog_path), tag], stderr=subprocess.PIPE, text=True)
+        for tag in ("a", "b")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err[-2000:]
@@ -122,9 +145,15 @@ def test_lock_held_elsewhere_times_out_with_clear_error(home, tmp_path):
 
     Catalog(home.catalog_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('locked', flush=True); time.sleep(60)", str(home.catalog_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)",
+            str(home.catalog_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(CatalogBusyError, match="locked by another process"):

@@ -16,6 +16,7 @@ def _ingest_another_corpus(tmp_path, home):
     (other / "a.txt").write_text("another corpus, another version of the lake.\n" * 30)
     return ingest(IngestConfig(corpus=str(other), val_fraction=0, test_fraction=0), home)
 
+
 def test_fresh_home_first_ingest_creates_the_catalog(home, small_text_dir):
     assert not home.catalog_path.exists()
     cv = ingest(IngestConfig(corpus=str(small_text_dir)), home)  # the lake is written first
@@ -47,8 +48,9 @@ def test_deleted_catalog_is_reported_not_recreated(home, small_text_dir, tmp_pat
     assert report.counts == {"corpus_versions": 2} and not report.skipped
     ids = {r["id"] for r in Catalog(home.catalog_path).rows("SELECT id FROM corpus_versions")}
     assert ids == {cv.id, cv2.id}
-    n_files = Catalog(home.catalog_path).rows("SELECT count(*) AS n FROM source_files WHERE corpus_version_id = ?",
-                                              [cv.id])[0]["n"]
+    n_files = Catalog(home.catalog_path).rows(
+        "SELECT count(*) AS n FROM source_files WHERE corpus_version_id = ?", [cv.id]
+    )[0]["n"]
     assert n_files == 12
 
 

@@ -67,8 +67,9 @@ def test_non_utf8_under_strict(home, tmp_path):
     d.mkdir()
     (d / "good.txt").write_text("fine text\n")
     (d / "latin.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
-    assert_rejected(home, str(d), r"latin.txt: not valid UTF-8 at byte 3 \(encoding_errors=strict",
-                    encoding_errors="strict")
+    assert_rejected(
+        home, str(d), r"latin.txt: not valid UTF-8 at byte 3 \(encoding_errors=strict", encoding_errors="strict"
+    )
 
 
 def test_jsonl_line_that_is_not_json(home, tmp_path):
@@ -80,8 +81,12 @@ def test_jsonl_line_that_is_not_json(home, tmp_path):
 def test_missing_text_column(home, tmp_path):
     j = tmp_path / "data.jsonl"
     j.write_text('{"body": "x"}\n')
-    assert_rejected(home, f"{j}:text", r"data.jsonl: no record has a 'text' field \(null or missing on all 1; "
-                                       r"line 1 has fields: body\)")
+    assert_rejected(
+        home,
+        f"{j}:text",
+        r"data.jsonl: no record has a 'text' field \(null or missing on all 1; "
+        r"line 1 has fields: body\)",
+    )
     c = tmp_path / "data.csv"
     c.write_text("title,body\na,b\n")
     assert_rejected(home, f"{c}:text", r"data.csv: no column 'text' in the CSV header \(columns: title, body\)")
@@ -106,8 +111,12 @@ def test_200_mb_single_line_file(home, tmp_path):
         for _ in range(40):  # 40 x 5 MiB = 200 MiB, no newline
             fh.write(chunk)
     assert f.stat().st_size == 200 * (1 << 20)
-    assert_rejected(home, str(f), r"oneline.txt: no documents left after cleaning "
-                                  r"\(skipped: 1 line-longer-than-max_line_chars\)")
+    assert_rejected(
+        home,
+        str(f),
+        r"oneline.txt: no documents left after cleaning "
+        r"\(skipped: 1 line-longer-than-max_line_chars\)",
+    )
 
 
 def test_symlink_loop(home, tmp_path):

@@ -30,7 +30,9 @@ def test_catalog_ls_sql_and_lineage(home, small_text_dir, run_cli):
 
     code, out, _ = run_cli(home, ["catalog", "ls"])
     assert code == 0 and vid in out and "tok9" in out and "demo" in out and "champion" in out
-    code, out, _ = run_cli(home, ["catalog", "sql", "SELECT split, count(*) AS n FROM documents GROUP BY split ORDER BY split"])
+    code, out, _ = run_cli(
+        home, ["catalog", "sql", "SELECT split, count(*) AS n FROM documents GROUP BY split ORDER BY split"]
+    )
     assert code == 0 and out.splitlines()[0].split() == ["split", "n"] and "train" in out
     code, out, _ = run_cli(home, ["catalog", "sql", "--json", "SELECT id FROM corpus_versions"])
     assert json.loads(out) == {"id": vid}

@@ -28,9 +28,13 @@ def n_corpus_rows(home) -> int:
 def test_utf16_and_utf32_files_with_a_bom_are_decoded(home, tmp_path):
     d = tmp_path / "boms"
     d.mkdir()
-    cases = {"u16le": (codecs.BOM_UTF16_LE, "utf-16-le"), "u16be": (codecs.BOM_UTF16_BE, "utf-16-be"),
-             "u32le": (codecs.BOM_UTF32_LE, "utf-32-le"), "u32be": (codecs.BOM_UTF32_BE, "utf-32-be"),
-             "u8bom": (codecs.BOM_UTF8, "utf-8")}
+    cases = {
+        "u16le": (codecs.BOM_UTF16_LE, "utf-16-le"),
+        "u16be": (codecs.BOM_UTF16_BE, "utf-16-be"),
+        "u32le": (codecs.BOM_UTF32_LE, "utf-32-le"),
+        "u32be": (codecs.BOM_UTF32_BE, "utf-32-be"),
+        "u8bom": (codecs.BOM_UTF8, "utf-8"),
+    }
     expected = []
     for name, (bom, codec) in cases.items():
         text = TEXT.format(city=name)
@@ -66,8 +70,9 @@ def test_latin1_replacements_are_named_in_the_report_and_on_stderr(home, tmp_pat
     code, out, err = run_cli(home, ["ingest", "--corpus", str(d), *NO_SPLITS])
     assert "files with U+FFFD replacements (20 of 25):" in out and "    latin19.txt" in out
     # --encoding latin-1 reads them as written: nothing replaced, nothing on stderr
-    code, out, err = run_cli(home, ["ingest", "--corpus", str(d / "latin03.txt"), "--encoding", "latin-1",
-                                    "--json", *NO_SPLITS])
+    code, out, err = run_cli(
+        home, ["ingest", "--corpus", str(d / "latin03.txt"), "--encoding", "latin-1", "--json", *NO_SPLITS]
+    )
     assert code == 0 and "warning" not in err
     cv_id = json.loads(out)["id"]
     from arlm.data import load_corpus_version
@@ -79,20 +84,23 @@ def test_latin1_replacements_are_named_in_the_report_and_on_stderr(home, tmp_pat
     assert code == 2 and err.count("\n") == 1
     assert "latin00.txt: not valid UTF-8 at byte 2 (encoding_errors=strict" in err
     assert n_corpus_rows(home) == before
-    code, out, err = run_cli(home, ["ingest", "--corpus", str(d), "--encoding-errors", "skip", "--json",
-                                    *NO_SPLITS])
+    code, out, err = run_cli(home, ["ingest", "--corpus", str(d), "--encoding-errors", "skip", "--json", *NO_SPLITS])
     assert json.loads(out)["stats"]["cleaning"]["skipped"] == {"invalid-utf8": 25}
 
 
 def test_auto_detects_each_file(home, tmp_path):
     d = tmp_path / "auto"
     d.mkdir()
-    files = {"cp1252.txt": ("cp1252", "Le cœur a ses raisons: déjà vu, à bientôt, ça va très bien.\n"),
-             "latin1.txt": ("latin-1", TEXT.format(city="Paris")),
-             "cp1251.txt": ("cp1251", ("Съешь же ещё этих мягких французских булок, да выпей чаю. "
-                                       "Широкая электрификация южных губерний.\n")),
-             "utf8.txt": ("utf-8", TEXT.format(city="Köln")),
-             "utf16.txt": ("utf-16", TEXT.format(city="Wien"))}
+    files = {
+        "cp1252.txt": ("cp1252", "Le cœur a ses raisons: déjà vu, à bientôt, ça va très bien.\n"),
+        "latin1.txt": ("latin-1", TEXT.format(city="Paris")),
+        "cp1251.txt": (
+            "cp1251",
+            ("Съешь же ещё этих мягких французских булок, да выпей чаю. Широкая электрификация южных губерний.\n"),
+        ),
+        "utf8.txt": ("utf-8", TEXT.format(city="Köln")),
+        "utf16.txt": ("utf-16", TEXT.format(city="Wien")),
+    }
     for name, (codec, text) in files.items():
         (d / name).write_bytes(text.encode(codec))
     cv = ingest(IngestConfig(corpus=str(d), encoding="auto", val_fraction=0, test_fraction=0), home)

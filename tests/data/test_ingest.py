@@ -128,8 +128,9 @@ def test_folder_globs_and_min_max_chars(home, tmp_path):
     (d / "sub" / "deep" / "c.txt").write_text("plain text deep down\n")
     (d / "sub" / "deep" / "skip.md").write_text("excluded markdown\n")
     (d / ".hidden.md").write_text("hidden files are ignored\n")
-    cv = ingest(IngestConfig(corpus=str(d), include=("*.md",), exclude=("*/deep/*",),
-                             val_fraction=0, test_fraction=0), home)
+    cv = ingest(
+        IngestConfig(corpus=str(d), include=("*.md",), exclude=("*/deep/*",), val_fraction=0, test_fraction=0), home
+    )
     assert set(all_texts(cv)) == {"markdown at the top\n", "markdown below\n"}
     cv = ingest(IngestConfig(corpus=str(d), min_chars=16, max_chars=20, val_fraction=0, test_fraction=0), home)
     assert set(all_texts(cv)) == {"markdown at the top\n", "excluded markdown\n"}

@@ -47,8 +47,9 @@ def test_killed_ingest_leaves_nothing_and_rerun_succeeds(home, tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     marker = tmp_path / "marker"
-    proc = subprocess.Popen([sys.executable, str(script), str(home.root), str(corpus), str(marker)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(home.root), str(corpus), str(marker)], stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -92,9 +93,15 @@ def test_two_ingests_at_once(home, tmp_path):
     """)
     script = tmp_path / "both.py"
     script.write_text(code)
-    procs = [subprocess.Popen([sys.executable, str(script), str(home.root), *specs],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for specs in ([str(a), str(b)], [str(b), str(a)])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(home.root), *specs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for specs in ([str(a), str(b)], [str(b), str(a)])
+    ]
     ids = []
     for p in procs:
         out, err = p.communicate(timeout=300)

@@ -50,20 +50,36 @@ def test_records_without_a_column_use_their_text_field(home, tmp_path):
     assert texts(cv) == sorted(TEXTS + ["a plain text file\n"])
 
 
-@pytest.mark.parametrize("name, body, match", [
-    ("raw.jsonl", '{"body": "x"}\n{"body": "y"}\n',
-     (r"raw.jsonl: no record has a 'text' field \(null or missing on all 2; line 1 has fields: body\); "
-      r"name the text field as raw.jsonl:FIELD")),
-    ("raw.csv", "title,body\na,b\n",
-     r"raw.csv: no column 'text' in the CSV header \(columns: title, body\); name the text column as raw.csv:COLUMN"),
-])
+@pytest.mark.parametrize(
+    "name, body, match",
+    [
+        (
+            "raw.jsonl",
+            '{"body": "x"}\n{"body": "y"}\n',
+            (
+                r"raw.jsonl: no record has a 'text' field \(null or missing on all 2; line 1 has fields: body\); "
+                r"name the text field as raw.jsonl:FIELD"
+            ),
+        ),
+        (
+            "raw.csv",
+            "title,body\na,b\n",
+            r"raw.csv: no column 'text' in the CSV header \(columns: title, body\); name the text column as raw.csv:COLUMN",
+        ),
+    ],
+)
 def test_records_without_a_text_field_fail_naming_the_file(home, tmp_path, name, body, match):
     f = tmp_path / name
     f.write_text(body)
     with pytest.raises(DataError, match=match):
         ingest(IngestConfig(corpus=str(f)), home)
-    proc = subprocess.run([ARLM, "--home", str(home.root), "ingest", "--corpus", str(f), "--quiet"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [ARLM, "--home", str(home.root), "ingest", "--corpus", str(f), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("arlm: error: "), proc.stderr
     assert nothing_written(home)
@@ -93,11 +109,19 @@ def test_a_corpus_too_small_for_its_splits_is_refused_before_training(home, tmp_
     (d / "a.txt").write_text("one small document here\n")
     (d / "b.txt").write_text("another small document\n")
     (d / "dup.txt").write_text("one small document here\n")  # a duplicate: 2 documents in all
-    with pytest.raises(DataError, match=r"only 2 documents after cleaning \(train 1, val 1, test 0\): the "
-                                        r"test split would be empty; give more text or --test-fraction 0"):
+    with pytest.raises(
+        DataError,
+        match=r"only 2 documents after cleaning \(train 1, val 1, test 0\): the "
+        r"test split would be empty; give more text or --test-fraction 0",
+    ):
         ingest(IngestConfig(corpus=str(d)), home)
-    proc = subprocess.run([ARLM, "--home", str(home.root), "ingest", "--corpus", str(d), "--quiet"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [ARLM, "--home", str(home.root), "ingest", "--corpus", str(d), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert "the test split would be empty" in proc.stderr
     assert nothing_written(home)
@@ -106,9 +130,12 @@ def test_a_corpus_too_small_for_its_splits_is_refused_before_training(home, tmp_
     assert cv.n_docs("train") == 1 and cv.n_docs("val") == 1
     # a train split left empty is refused too (a seed that hashes the one document into val)
     seed = next(k for k in range(100) if _split_of(d / "a.txt", k, 0.9) == "val")
-    with pytest.raises(DataError, match=r"only 1 document after cleaning \(train 0, val 1, test 0\): the "
-                                        r"train split would be empty; give more text or smaller "
-                                        r"--val-fraction/--test-fraction"):
+    with pytest.raises(
+        DataError,
+        match=r"only 1 document after cleaning \(train 0, val 1, test 0\): the "
+        r"train split would be empty; give more text or smaller "
+        r"--val-fraction/--test-fraction",
+    ):
         ingest(IngestConfig(corpus=str(d / "a.txt"), val_fraction=0.9, test_fraction=0, seed=seed), home)
 
 
@@ -135,5 +162,7 @@ def test_report_counts_add_up(home, tmp_path):
     assert rep["documents_read"] == 8 and rep["documents_segmented"] == 1 and rep["duplicates_dropped"] == 1
     assert rep["documents_emitted"] - rep["duplicates_dropped"] == in_splits
     line = next(ln for ln in report_text(cv).splitlines() if "documents kept" in ln)
-    assert f"{in_splits} in the splits (8 read, 1 cut into segments ({rep['documents_emitted']} pieces), " \
-           "1 duplicate dropped)" in line
+    assert (
+        f"{in_splits} in the splits (8 read, 1 cut into segments ({rep['documents_emitted']} pieces), "
+        "1 duplicate dropped)" in line
+    )

@@ -116,10 +116,13 @@ def test_http_jsonl_with_column_and_unpinned_change(home, http_root):
 
 def test_hf_dataset_saved_to_disk(home, tmp_path):
     import datasets  # in the test extra: the hf: source's loading code is real and tested here
-    d = datasets.DatasetDict({
-        "train": datasets.Dataset.from_dict({"text": TEXTS[:30], "n": list(range(30))}),
-        "test": datasets.Dataset.from_dict({"text": TEXTS[30:], "n": list(range(10))}),
-    })
+
+    d = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": TEXTS[:30], "n": list(range(30))}),
+            "test": datasets.Dataset.from_dict({"text": TEXTS[30:], "n": list(range(10))}),
+        }
+    )
     d.save_to_disk(str(tmp_path / "saved"))
     cv = ingest(IngestConfig(corpus=f"hf:{tmp_path / 'saved'}:text"), home)
     assert sorted(all_texts(cv)) == sorted(TEXTS)
@@ -138,8 +141,12 @@ def test_large_jsonl_and_csv_are_cut_into_record_ranges(home, tmp_path, monkeypa
     assert len(plan.units) > 5
     cv = ingest(IngestConfig(corpus=f"{j}:text", workers=1), home)
     assert sorted(all_texts(cv)) == sorted(TEXTS)
-    uris = {u: t for s in SPLITS for p in cv.files[s]
-            for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])}
+    uris = {
+        u: t
+        for s in SPLITS
+        for p in cv.files[s]
+        for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])
+    }
     assert uris["big.jsonl:40"] == TEXTS[39] and uris["big.jsonl:1"] == TEXTS[0]
 
     c = tmp_path / "big.csv"
@@ -156,8 +163,12 @@ def test_large_jsonl_and_csv_are_cut_into_record_ranges(home, tmp_path, monkeypa
         assert raw[:start].count(b"\n") + 1 == line
     cv = ingest(IngestConfig(corpus=f"{c}:text", workers=1), home)
     assert sorted(all_texts(cv)) == sorted(f'he said "{i}"\n{t}' for i, t in enumerate(TEXTS))
-    uris = {u: t for s in SPLITS for p in cv.files[s]
-            for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])}
+    uris = {
+        u: t
+        for s in SPLITS
+        for p in cv.files[s]
+        for u, t in zip(*[pq.read_table(p).column(c).to_pylist() for c in ("uri", "text")])
+    }
     assert uris["big.csv:2"].startswith('he said "0"') and uris["big.csv:5"].startswith('he said "1"')
     assert cv.stats["cleaning"]["files_read"] == 1
 

@@ -19,8 +19,10 @@ from arlm.tokenizers.dataset import token_dataset_from_arrays
 from arlm.training import TrainConfig, train
 from testkit import write_prose_corpus
 
-TEXT = ("The model reads every document and predicts the next token.\n"
-        "Ünïcödé counts in bytes, not characters: ñ is two, € is three.\n") * 12
+TEXT = (
+    "The model reads every document and predicts the next token.\n"
+    "Ünïcödé counts in bytes, not characters: ñ is two, € is three.\n"
+) * 12
 
 
 def test_bits_per_byte_is_nats_over_ln2_over_bytes():
@@ -40,14 +42,27 @@ def test_one_text_scored_three_ways_gives_one_figure(tmp_path):
     doc = np.array([*tokenizer.encode(TEXT), tokenizer.eot_id], dtype=np.int64)
     n_bytes = len(TEXT.encode("utf-8"))
     assert n_bytes > len(TEXT)  # multi-byte characters: bytes, not characters, are the denominator
-    ds = token_dataset_from_arrays(home.tokens / "one-text", {"train": np.tile(doc, 8), "val": doc, "test": doc},
-                                   vocab_size=tokenizer.vocab_size, eot_id=tokenizer.eot_id,
-                                   pad_id=tokenizer.pad_id,
-                                   n_bytes={"train": 8 * n_bytes, "val": n_bytes, "test": n_bytes},
-                                   source=cv["corpus_id"])
-    cfg = TrainConfig(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32), block_size=32,
-                      batch_size=4, max_steps=4, warmup_steps=0, eval_full=True, eval_interval=4,
-                      checkpoint_interval=4, log_interval=2)
+    ds = token_dataset_from_arrays(
+        home.tokens / "one-text",
+        {"train": np.tile(doc, 8), "val": doc, "test": doc},
+        vocab_size=tokenizer.vocab_size,
+        eot_id=tokenizer.eot_id,
+        pad_id=tokenizer.pad_id,
+        n_bytes={"train": 8 * n_bytes, "val": n_bytes, "test": n_bytes},
+        source=cv["corpus_id"],
+    )
+    cfg = TrainConfig(
+        model="gpt",
+        model_overrides=dict(n_layer=1, n_head=2, n_embd=32),
+        block_size=32,
+        batch_size=4,
+        max_steps=4,
+        warmup_steps=0,
+        eval_full=True,
+        eval_interval=4,
+        checkpoint_interval=4,
+        log_interval=2,
+    )
     result = train(cfg, ds.path, tmp_path / "run")
     during_training = [h for h in result.history if "val_bits_per_byte" in h][-1]["val_bits_per_byte"]
 

@@ -71,8 +71,8 @@ def test_gpt_windows_do_not_overlap():
     nats = 0.0
     with torch.no_grad():
         for s in range(0, 39, 16):
-            x = torch.tensor(tokens[s:min(s + 16, 39)])[None]
-            y = torch.tensor(tokens[s + 1:min(s + 17, 40)])[None]
+            x = torch.tensor(tokens[s : min(s + 16, 39)])[None]
+            y = torch.tensor(tokens[s + 1 : min(s + 17, 40)])[None]
             logits, _ = model(x)
             nats += float(torch.nn.functional.cross_entropy(logits[0], y[0], reduction="sum"))
     assert r["n_tokens"] == 39

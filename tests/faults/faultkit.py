@@ -17,14 +17,23 @@ ARLM = [sys.executable, "-m", "arlm.cli.main"]
 
 def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
     """A child environment with its own PREFECT_HOME (database, leases) and the CLI's defaults."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "RAY_ADDRESS", "ARLM_HOME")}
-    env.update({"PREFECT_HOME": str(tmp / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-                "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
-                "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
-                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
-                "PYTHONUNBUFFERED": "1"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "RAY_ADDRESS", "ARLM_HOME")
+    }
+    env.update(
+        {
+            "PREFECT_HOME": str(tmp / "prefect-home"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -36,8 +45,9 @@ def wait_for_text(path: Path, text: str, timeout: float, proc: subprocess.Popen 
         if path.exists() and text in path.read_text(errors="replace"):
             return time.monotonic() - t0
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.returncode}) before {text!r}:\n"
-                                 + path.read_text(errors="replace")[-3000:])
+            raise AssertionError(
+                f"process exited ({proc.returncode}) before {text!r}:\n" + path.read_text(errors="replace")[-3000:]
+            )
         time.sleep(0.5)
     raise AssertionError(f"{text!r} not seen within {timeout:.0f} s:\n" + path.read_text(errors="replace")[-3000:])
 

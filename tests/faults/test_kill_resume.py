@@ -15,16 +15,33 @@ import pytest
 
 from faults.faultkit import ARLM, Tree, isolated_env, write_corpus
 
-# Long enough that the first time-interval checkpoint (60 s of training) comes before the end.
-KILL_STEPS = 300
+# The killed run checkpoints every CHECKPOINT_EVERY steps (an option like any TrainConfig field),
+# so the kill lands after a checkpoint and well before the end.
+KILL_STEPS = 100
+CHECKPOINT_EVERY = ["--checkpoint-interval", "20"]
 
 
-def _pipeline(tmp: Path, log: Path, steps: int = 60) -> tuple[subprocess.Popen, Tree]:
+def _pipeline(tmp: Path, log: Path, steps: int = 60, extra: list[str] = ()) -> tuple[subprocess.Popen, Tree]:
     corpus = tmp / "corpus"
     if not corpus.exists():
         write_corpus(corpus)
-    cmd = [*ARLM, "--home", str(tmp / "home"), "pipeline", "--corpus", str(corpus), "--model", "gpt/tiny",
-           "--max-steps", str(steps), "--vocab-size", "300", "--name", "faults"]
+    cmd = [
+        *ARLM,
+        "--home",
+        str(tmp / "home"),
+        "pipeline",
+        "--corpus",
+        str(corpus),
+        "--model",
+        "gpt/tiny",
+        "--max-steps",
+        str(steps),
+        "--vocab-size",
+        "300",
+        "--name",
+        "faults",
+        *extra,
+    ]
     p = subprocess.Popen(cmd, env=isolated_env(tmp), stdout=open(log, "w"), stderr=subprocess.STDOUT)
     return p, Tree(p.pid)
 
@@ -47,7 +64,7 @@ def _checkpoint_exists(home: Path) -> bool:
 @pytest.mark.slow
 def test_sigkill_mid_training_then_rerun_resumes_and_leaves_no_orphans(tmp_path: Path):
     log1 = tmp_path / "run1.log"
-    p, tree = _pipeline(tmp_path, log1, KILL_STEPS)
+    p, tree = _pipeline(tmp_path, log1, KILL_STEPS, CHECKPOINT_EVERY)
     try:
         _until(p, tree, log1, "step 10 ", 900)
         t0 = time.monotonic()
@@ -70,7 +87,7 @@ def test_sigkill_mid_training_then_rerun_resumes_and_leaves_no_orphans(tmp_path:
 
     log2 = tmp_path / "run2.log"
     t_rerun = time.monotonic()
-    p2, tree2 = _pipeline(tmp_path, log2, KILL_STEPS)
+    p2, tree2 = _pipeline(tmp_path, log2, KILL_STEPS, CHECKPOINT_EVERY)
     try:
         _until(p2, tree2, log2, "[train] resuming run", 600)
         slot_wait = time.monotonic() - t_rerun
@@ -93,8 +110,9 @@ def test_sigkill_mid_training_then_rerun_resumes_and_leaves_no_orphans(tmp_path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, code_expected, said", [(signal.SIGINT, 130, "arlm: interrupted"),
-                                                      (signal.SIGTERM, 143, "arlm: terminated")])
+@pytest.mark.parametrize(
+    "sig, code_expected, said", [(signal.SIGINT, 130, "arlm: interrupted"), (signal.SIGTERM, 143, "arlm: terminated")]
+)
 def test_one_ctrl_c_or_sigterm_stops_the_pipeline_promptly(tmp_path: Path, sig, code_expected, said):
     log = tmp_path / "run.log"
     p, tree = _pipeline(tmp_path, log)
@@ -130,8 +148,11 @@ def test_killed_prefect_server_blocks_no_later_run(tmp_path: Path):
     p, tree = _pipeline(tmp_path, log1)
     try:
         _until(p, tree, log1, "step 10 ", 900)
-        servers = [c for c in psutil.Process(p.pid).children(recursive=True)
-                   if "arlm.infra.prefect_server:create_app" in " ".join(c.cmdline())]
+        servers = [
+            c
+            for c in psutil.Process(p.pid).children(recursive=True)
+            if "arlm.infra.prefect_server:create_app" in " ".join(c.cmdline())
+        ]
         assert len(servers) == 1, [" ".join(c.cmdline())[:100] for c in psutil.Process(p.pid).children()]
         tree.snapshot()
         servers[0].kill()

@@ -37,8 +37,9 @@ slots.release(lease)
 
 
 def _start(script: str, env: dict, log: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], env=env, stdout=open(log, "w"),
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT
+    )
 
 
 def _acquire(env: dict, log: Path, timeout: float) -> float:

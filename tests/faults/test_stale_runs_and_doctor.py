@@ -68,11 +68,17 @@ def test_doctor_reports_then_clears_orphans_and_stuck_runs(tmp_path: Path):
     env = isolated_env(tmp_path)
     dead_run = _run_owned_then_kill(home.mlflow_tracking_uri, env)
     # a "CLI" that starts a long child in a new session and dies: the child is an orphan
-    cli = subprocess.Popen([sys.executable, "-c",
-                            "import subprocess,sys,time;"
-                            "c=subprocess.Popen([sys.executable,'-c','import time; time.sleep(600)'],"
-                            "start_new_session=True);print(c.pid,flush=True);time.sleep(600)"],
-                           stdout=subprocess.PIPE, text=True)
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess,sys,time;"
+            "c=subprocess.Popen([sys.executable,'-c','import time; time.sleep(600)'],"
+            "start_new_session=True);print(c.pid,flush=True);time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     child = int(cli.stdout.readline())
     cli_start, child_start = procs.start_time_of(cli.pid), procs.start_time_of(child)
     pdir = home.root / "procs"
@@ -110,12 +116,13 @@ def test_reaper_ends_the_tree_of_a_killed_parent(tmp_path: Path):
     are stopped and the record removed."""
     from arlm.infra import procs
 
-    script = ("import subprocess,sys,time;from pathlib import Path;from arlm.infra import reaper;"
-              f"print(reaper.start(Path({str(tmp_path)!r})), flush=True);"
-              "c=subprocess.Popen([sys.executable,'-c','import time; time.sleep(600)'],start_new_session=True);"
-              "print(c.pid,flush=True);time.sleep(600)")
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                         env=isolated_env(tmp_path))
+    script = (
+        "import subprocess,sys,time;from pathlib import Path;from arlm.infra import reaper;"
+        f"print(reaper.start(Path({str(tmp_path)!r})), flush=True);"
+        "c=subprocess.Popen([sys.executable,'-c','import time; time.sleep(600)'],start_new_session=True);"
+        "print(c.pid,flush=True);time.sleep(600)"
+    )
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=isolated_env(tmp_path))
     rec = Path(p.stdout.readline().strip())
     child = int(p.stdout.readline())
     st = procs.start_time_of(child)

@@ -62,8 +62,14 @@ def test_sampling_past_the_context_follows_the_same_window():
     out = generate(model, [prompt], cfg)[0]
     assert len(out) == 3 * BLOCK and len(set(out)) > 5  # really sampled, not a loop
     assert out == reference(model, prompt, 3 * BLOCK, cfg)
-    assert out == generate(model, [prompt], GenerationConfig(
-        max_new_tokens=3 * BLOCK, temperature=1.3, top_k=20, seed=5, use_cache=False))[0]
+    assert (
+        out
+        == generate(
+            model,
+            [prompt],
+            GenerationConfig(max_new_tokens=3 * BLOCK, temperature=1.3, top_k=20, seed=5, use_cache=False),
+        )[0]
+    )
 
 
 def test_batched_prompts_of_different_lengths_slide_each_their_own_window():
@@ -79,13 +85,13 @@ def test_beam_search_past_the_context():
     model = tiny_gpt(seed=3)
     prompt = [2, 7, 1, 8, 2, 8]
     cached = generate(model, [prompt], GenerationConfig(max_new_tokens=3 * BLOCK, num_beams=3))[0]
-    recomputed = generate(model, [prompt], GenerationConfig(max_new_tokens=3 * BLOCK, num_beams=3,
-                                                            use_cache=False))[0]
+    recomputed = generate(model, [prompt], GenerationConfig(max_new_tokens=3 * BLOCK, num_beams=3, use_cache=False))[0]
     assert len(cached) == 3 * BLOCK and cached == recomputed
     # width 1 is greedy
     greedy = GenerationConfig(max_new_tokens=3 * BLOCK)
-    assert generate(model, [prompt], GenerationConfig(max_new_tokens=3 * BLOCK, num_beams=1))[0] == \
-        reference(model, prompt, 3 * BLOCK, greedy)
+    assert generate(model, [prompt], GenerationConfig(max_new_tokens=3 * BLOCK, num_beams=1))[0] == reference(
+        model, prompt, 3 * BLOCK, greedy
+    )
 
 
 def test_a_prompt_longer_than_the_context_is_cut_with_a_notice():
@@ -94,8 +100,9 @@ def test_a_prompt_longer_than_the_context_is_cut_with_a_notice():
     cfg = GenerationConfig(max_new_tokens=5)
     notices: list[str] = []
     out = generate(model, [long_prompt, [1, 2]], cfg, on_notice=notices.append)
-    assert notices == [("prompt 0 has 100 tokens, more than the 16-token context of this gpt model: "
-                        "only its last 16 tokens are used")]
+    assert notices == [
+        ("prompt 0 has 100 tokens, more than the 16-token context of this gpt model: only its last 16 tokens are used")
+    ]
     assert out[0] == generate(model, [long_prompt[-BLOCK:]], cfg)[0]
     with pytest.warns(PromptTruncatedWarning, match="the prompt has 100 tokens"):
         generate(model, [long_prompt], cfg)

@@ -48,8 +48,7 @@ class TinyGRU(LanguageModel):
 def _real_kind(kind: str) -> LanguageModel:
     from arlm.models import build_model
 
-    small = {"gpt": dict(n_layer=2, n_head=2, n_embd=32),
-             "lstm-attn": dict(n_embd=16, hidden_size=32, n_head=2)}
+    small = {"gpt": dict(n_layer=2, n_head=2, n_embd=32), "lstm-attn": dict(n_embd=16, hidden_size=32, n_head=2)}
     overrides = small.get(kind, dict(n_embd=16, hidden_size=32) if kind in ("rnn", "lstm", "gru") else {})
     try:
         model = build_model(kind, VOCAB, 48, **overrides)
@@ -94,8 +93,9 @@ def test_beam_width_one_equals_greedy(model):
         beam1 = [_beam_search(model, list(p), cfg, StopChecker(cfg, None)) for p in PROMPTS]
     assert beam1 == greedy
     assert generate(model, PROMPTS, GenerationConfig(max_new_tokens=10, num_beams=1)) == greedy
-    wider = [generate(model, [p], GenerationConfig(max_new_tokens=10, num_beams=2, length_penalty=0.0))[0]
-             for p in PROMPTS]
+    wider = [
+        generate(model, [p], GenerationConfig(max_new_tokens=10, num_beams=2, length_penalty=0.0))[0] for p in PROMPTS
+    ]
     assert all(len(b) == 10 for b in wider)
 
 
@@ -112,8 +112,7 @@ def test_beam_search_as_wide_as_vocab_is_exact_over_two_steps():
     torch.manual_seed(1)
     model = TinyGRU(vocab_size=9).eval()
     prompt = [1, 2]
-    best = max(itertools.product(range(9), repeat=2),
-               key=lambda c: _sequence_logprob(model, prompt, list(c)))
+    best = max(itertools.product(range(9), repeat=2), key=lambda c: _sequence_logprob(model, prompt, list(c)))
     beam = generate(model, [prompt], GenerationConfig(max_new_tokens=2, num_beams=9))[0]
     assert tuple(beam) == best
     greedy = generate(model, [prompt], GenerationConfig(max_new_tokens=2))[0]
@@ -163,9 +162,9 @@ def test_stop_token_ends_row_and_is_not_returned():
     full = generate(model, PROMPTS, GenerationConfig(max_new_tokens=10))
     stop_at = full[0][3]
     cut = generate(model, PROMPTS, GenerationConfig(max_new_tokens=10, stop_token_ids=(stop_at,)))
-    assert cut[0] == full[0][:full[0].index(stop_at)]
+    assert cut[0] == full[0][: full[0].index(stop_at)]
     for full_row, cut_row in zip(full, cut):
-        expected = full_row[:full_row.index(stop_at)] if stop_at in full_row else full_row
+        expected = full_row[: full_row.index(stop_at)] if stop_at in full_row else full_row
         assert cut_row == expected
 
 
@@ -178,7 +177,7 @@ def test_stop_string_uses_decode_callback():
     cut = generate(model, [PROMPTS[0]], GenerationConfig(max_new_tokens=12, stop=[stop]), decode=decode)[0]
     text = decode(cut)
     assert text.endswith(stop) and text.count(stop) == 1
-    assert cut == full[:len(cut)] and len(cut) <= 6
+    assert cut == full[: len(cut)] and len(cut) <= 6
     with pytest.raises(ConfigError, match="decode"):
         generate(model, [PROMPTS[0]], GenerationConfig(stop=["x"]))
 
@@ -187,8 +186,12 @@ def test_on_token_streams_every_token_in_order():
     torch.manual_seed(6)
     model = TinyGRU().eval()
     seen: dict[int, list[int]] = {}
-    out = generate(model, PROMPTS, GenerationConfig(max_new_tokens=7),
-                   on_token=lambda row, tok: seen.setdefault(row, []).append(tok))
+    out = generate(
+        model,
+        PROMPTS,
+        GenerationConfig(max_new_tokens=7),
+        on_token=lambda row, tok: seen.setdefault(row, []).append(tok),
+    )
     assert [seen[i] for i in range(len(PROMPTS))] == out
 
 
@@ -207,18 +210,21 @@ def test_long_prompt_is_left_truncated_to_the_context_and_announced():
     assert len(generate(model, [prompt[-4:]], GenerationConfig(max_new_tokens=16))[0]) == 16
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(temperature=0.0, top_k=5), "temperature must be > 0 when sampling"),
-    (dict(temperature=0.0, do_sample=True), "temperature must be > 0 when sampling"),
-    (dict(temperature=-1.0), "temperature must be >= 0"),
-    (dict(top_p=0.0), "top_p must be in"),
-    (dict(top_p=1.5), "top_p must be in"),
-    (dict(max_new_tokens=0), "max_new_tokens"),
-    (dict(num_beams=0), "num_beams"),
-    (dict(num_beams=3, temperature=0.7), "beam search"),
-    (dict(top_k=-2), "top_k"),
-    (dict(stop=[""]), "stop strings must not be empty"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(temperature=0.0, top_k=5), "temperature must be > 0 when sampling"),
+        (dict(temperature=0.0, do_sample=True), "temperature must be > 0 when sampling"),
+        (dict(temperature=-1.0), "temperature must be >= 0"),
+        (dict(top_p=0.0), "top_p must be in"),
+        (dict(top_p=1.5), "top_p must be in"),
+        (dict(max_new_tokens=0), "max_new_tokens"),
+        (dict(num_beams=0), "num_beams"),
+        (dict(num_beams=3, temperature=0.7), "beam search"),
+        (dict(top_k=-2), "top_k"),
+        (dict(stop=[""]), "stop strings must not be empty"),
+    ],
+)
 def test_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         GenerationConfig(**kwargs)

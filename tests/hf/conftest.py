@@ -34,8 +34,21 @@ def stdlib_text(max_bytes: int = 600_000) -> str:
     import textwrap
     import typing
 
-    parts = [inspect.getsource(m) for m in (argparse, collections, dataclasses, email.message, inspect_mod,
-                                            json_mod, pathlib, shutil, textwrap, typing)]
+    parts = [
+        inspect.getsource(m)
+        for m in (
+            argparse,
+            collections,
+            dataclasses,
+            email.message,
+            inspect_mod,
+            json_mod,
+            pathlib,
+            shutil,
+            textwrap,
+            typing,
+        )
+    ]
     return "\n".join(parts)[:max_bytes]
 
 
@@ -46,8 +59,9 @@ def train_bpe(vocab_size: int = 2000, specials: tuple[str, ...] = (EOT,)):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(specials), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator([stdlib_text()], trainer)
     return tok
 
@@ -58,16 +72,34 @@ def bpe():
     return train_bpe()
 
 
-def write_gpt2(folder: Path, tok, *, seed: int = 0, n_layer: int = 2, n_head: int = 4, n_embd: int = 64,
-               n_positions: int = 64, noise: float = 0.05, **config) -> Path:
+def write_gpt2(
+    folder: Path,
+    tok,
+    *,
+    seed: int = 0,
+    n_layer: int = 2,
+    n_head: int = 4,
+    n_embd: int = 64,
+    n_positions: int = 64,
+    noise: float = 0.05,
+    **config,
+) -> Path:
     """A GPT-2 checkpoint written by transformers (random weights, then every tensor, biases and
     norms included, moved off its initial value so that a wrong mapping cannot hide)."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     eot = tok.token_to_id(EOT)
-    cfg = GPT2Config(vocab_size=tok.get_vocab_size(), n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
-                     n_head=n_head, bos_token_id=eot, eos_token_id=eot, **config)
+    cfg = GPT2Config(
+        vocab_size=tok.get_vocab_size(),
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        **config,
+    )
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(cfg)
     with torch.no_grad():
@@ -94,11 +126,15 @@ def token_dataset(path: Path, tok, text_seed: int = 0, max_bytes: int = 200_000)
     from arlm.tokenizers import token_dataset_from_arrays
 
     text = stdlib_text(max_bytes)
-    chunks = [text[i:i + 4000] for i in range(0, len(text), 4000)]
+    chunks = [text[i : i + 4000] for i in range(0, len(text), 4000)]
     rng = np.random.default_rng(text_seed)
     rng.shuffle(chunks)
     n = len(chunks)
-    splits = {"train": chunks[: int(n * 0.8)], "val": chunks[int(n * 0.8): int(n * 0.9)], "test": chunks[int(n * 0.9):]}
+    splits = {
+        "train": chunks[: int(n * 0.8)],
+        "val": chunks[int(n * 0.8) : int(n * 0.9)],
+        "test": chunks[int(n * 0.9) :],
+    }
     eot = tok.token_to_id(EOT)
     arrays, n_bytes = {}, {}
     for name, docs in splits.items():
@@ -108,8 +144,9 @@ def token_dataset(path: Path, tok, text_seed: int = 0, max_bytes: int = 200_000)
             ids.append(eot)
         arrays[name] = np.asarray(ids)
         n_bytes[name] = sum(len(d.encode()) for d in docs)
-    return token_dataset_from_arrays(path, arrays, vocab_size=tok.get_vocab_size(), eot_id=eot, pad_id=eot,
-                                     n_bytes=n_bytes)
+    return token_dataset_from_arrays(
+        path, arrays, vocab_size=tok.get_vocab_size(), eot_id=eot, pad_id=eot, n_bytes=n_bytes
+    )
 
 
 def registry_state(home) -> dict:
@@ -117,7 +154,7 @@ def registry_state(home) -> dict:
     from arlm.catalog import Catalog
 
     models = []
-    db = Path(home.mlflow_tracking_uri[len("sqlite:///"):]) if home.mlflow_tracking_uri.startswith("sqlite") else None
+    db = Path(home.mlflow_tracking_uri[len("sqlite:///") :]) if home.mlflow_tracking_uri.startswith("sqlite") else None
     if db is not None and db.exists():
         from arlm.registry.tracking import use_tracking
 
@@ -125,11 +162,17 @@ def registry_state(home) -> dict:
     cat = {}
     if home.catalog_path.exists():
         c = Catalog(home.catalog_path)
-        cat = {t: c.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"]
-               for t in ("models", "model_origins", "tokenizers", "model_aliases")}
+        cat = {
+            t: c.rows(f"SELECT count(*) AS n FROM {t}")[0]["n"]
+            for t in ("models", "model_origins", "tokenizers", "model_aliases")
+        }
     listing = lambda p: sorted(x.name for x in p.iterdir()) if p.is_dir() else []  # noqa: E731
-    return {"models": models, "catalog": cat, "tokenizers": listing(home.tokenizers),
-            "imports": listing(home.root / "imports")}
+    return {
+        "models": models,
+        "catalog": cat,
+        "tokenizers": listing(home.tokenizers),
+        "imports": listing(home.root / "imports"),
+    }
 
 
 def dump(obj) -> str:

@@ -39,10 +39,25 @@ def dataset(tmp_path_factory, bpe):
 def config(base, **changes) -> TrainConfig:
     model_dir, cfg = base
     overrides = {k: v for k, v in cfg.to_dict().items() if k not in ("vocab_size", "block_size")}
-    values = dict(model="gpt", model_overrides=overrides, block_size=cfg.block_size, init_from=str(model_dir),
-                  batch_size=8, lr=3e-3, min_lr=3e-4, warmup_steps=2, max_steps=24, eval_interval=8,
-                  eval_batches=2, checkpoint_interval=8, log_interval=4, seed=3, optimizer="adamw",
-                  device="cpu", compile=False)
+    values = dict(
+        model="gpt",
+        model_overrides=overrides,
+        block_size=cfg.block_size,
+        init_from=str(model_dir),
+        batch_size=8,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_steps=2,
+        max_steps=24,
+        eval_interval=8,
+        eval_batches=2,
+        checkpoint_interval=8,
+        log_interval=4,
+        seed=3,
+        optimizer="adamw",
+        device="cpu",
+        compile=False,
+    )
     values.update(changes)
     return TrainConfig(**values)
 
@@ -55,8 +70,9 @@ def val_loss(model_dir, dataset) -> float:
 
     ds = TokenDataset.open(dataset)
     model = load_model(model_dir)
-    return evaluate_tokens(model, ds.tokens("val"), ds.n_bytes("val"), block_size=model.config.block_size,
-                           batch_size=16)["loss"]
+    return evaluate_tokens(
+        model, ds.tokens("val"), ds.n_bytes("val"), block_size=model.config.block_size, batch_size=16
+    )["loss"]
 
 
 def test_full_fine_tuning_lowers_the_validation_loss(base, dataset, tmp_path):
@@ -149,15 +165,19 @@ def _prose(folder, words: list[str], seed: int, n_docs: int = 30):
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n_docs):
-        sents = [" ".join(rng.choice(words) for _ in range(rng.randint(5, 9))).capitalize() + "."
-                 for _ in range(80)]
+        sents = [" ".join(rng.choice(words) for _ in range(rng.randint(5, 9))).capitalize() + "." for _ in range(80)]
         (folder / f"doc{i:03d}.txt").write_text(" ".join(sents) + "\n", encoding="utf-8")
     return folder
 
 
 @pytest.mark.slow
 def test_finetune_command_registers_a_version_whose_lineage_shows_base_and_both_corpora(
-        tmp_path, home, prefect_api, local_ray, capsys):  # noqa: F811
+    tmp_path,
+    home,
+    prefect_api,  # noqa: F811  (a fixture imported above)
+    local_ray,  # noqa: F811
+    capsys,
+):
     from arlm import stages
     from arlm.catalog import Catalog
     from arlm.cli.main import main
@@ -167,18 +187,51 @@ def test_finetune_command_registers_a_version_whose_lineage_shows_base_and_both_
     quiet = lambda m: None  # noqa: E731
     corpus_a = write_prose_corpus(tmp_path / "corpus-a")
     ds_a = build_token_dataset(home, corpus_a, vocab_size=512)
-    cfg = TrainConfig(model="gpt/tiny", max_steps=60, batch_size=16, block_size=64, lr=3e-3, optimizer="adamw",
-                      eval_interval=30, eval_batches=4, device="cpu")
+    cfg = TrainConfig(
+        model="gpt/tiny",
+        max_steps=60,
+        batch_size=16,
+        block_size=64,
+        lr=3e-3,
+        optimizer="adamw",
+        eval_interval=30,
+        eval_batches=4,
+        device="cpu",
+    )
     summary = stages.train_stage(cfg, ds_a, home, RayOptions(), run_name="base", progress=quiet)
     metrics = stages.evaluate_stage(summary["model_dir"], ds_a, home, progress=quiet)
     reg = stages.register_stage(summary, metrics, "base", home, progress=quiet)
     assert reg["promoted"]
 
-    corpus_b = _prose(tmp_path / "corpus-b", ["river", "stone", "bridge", "water", "under", "the", "old", "slowly",
-                                              "flows", "a", "green", "field"], seed=5)
-    code = main(["finetune", "--from", "models:/base@champion", "--corpus", str(corpus_b), "--name", "base-ft",
-                 "--max-steps", "60", "--lr", "3e-3", "--batch-size", "16", "--eval-interval", "30",
-                 "--eval-batches", "4", "--device", "cpu", "--json"])
+    corpus_b = _prose(
+        tmp_path / "corpus-b",
+        ["river", "stone", "bridge", "water", "under", "the", "old", "slowly", "flows", "a", "green", "field"],
+        seed=5,
+    )
+    code = main(
+        [
+            "finetune",
+            "--from",
+            "models:/base@champion",
+            "--corpus",
+            str(corpus_b),
+            "--name",
+            "base-ft",
+            "--max-steps",
+            "60",
+            "--lr",
+            "3e-3",
+            "--batch-size",
+            "16",
+            "--eval-interval",
+            "30",
+            "--eval-batches",
+            "4",
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     result = json.loads(out)

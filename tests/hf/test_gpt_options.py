@@ -19,10 +19,21 @@ def test_preset_state_dict_keys_are_unchanged():
     from arlm.models import build_model
 
     model = build_model("gpt/tiny", 100, None)
-    per_block = ["ln_1.weight", "attn.c_attn.weight", "attn.c_proj.weight", "ln_2.weight", "mlp.c_fc.weight",
-                 "mlp.c_proj.weight"]
-    expected = ["wte.weight", "wpe.weight", *(f"blocks.{i}.{k}" for i in range(4) for k in per_block),
-                "ln_f.weight", "lm_head.weight"]
+    per_block = [
+        "ln_1.weight",
+        "attn.c_attn.weight",
+        "attn.c_proj.weight",
+        "ln_2.weight",
+        "mlp.c_fc.weight",
+        "mlp.c_proj.weight",
+    ]
+    expected = [
+        "wte.weight",
+        "wpe.weight",
+        *(f"blocks.{i}.{k}" for i in range(4) for k in per_block),
+        "ln_f.weight",
+        "lm_head.weight",
+    ]
     assert list(model.state_dict()) == expected
     cfg = model.config
     assert (cfg.activation, cfg.norm_eps) == ("gelu", 1e-5)
@@ -52,8 +63,7 @@ def test_the_new_options_take_effect_and_are_checked():
 
     torch.manual_seed(0)
     exact = build_model("gpt", 50, 16, n_layer=1, n_head=2, n_embd=16, bias=True)
-    tanh = build_model("gpt", 50, 16, n_layer=1, n_head=2, n_embd=16, bias=True, activation="gelu_tanh",
-                       norm_eps=1e-3)
+    tanh = build_model("gpt", 50, 16, n_layer=1, n_head=2, n_embd=16, bias=True, activation="gelu_tanh", norm_eps=1e-3)
     tanh.load_state_dict(exact.state_dict())
     ids = torch.randint(0, 50, (1, 16))
     with torch.no_grad():

@@ -15,9 +15,8 @@ from hf.conftest import EOT, hf_model, registry_state, write_gpt2
 
 
 def _greedy_hf(model, ids: list[int], n: int) -> list[int]:
-    out = model.generate(torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False,
-                         pad_token_id=0)
-    return out[0, len(ids):].tolist()
+    out = model.generate(torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
+    return out[0, len(ids) :].tolist()
 
 
 @pytest.mark.parametrize("eps,activation", [(1e-5, "gelu_new"), (1e-3, "gelu")])
@@ -74,8 +73,15 @@ def _bad(tmp_path, bpe, kind: str) -> Path:
     elif kind == "llama":
         cfg.update(model_type="llama", architectures=["LlamaForCausalLM"])
     elif kind == "neox-parallel":
-        cfg = {"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "use_parallel_residual": True,
-               "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": cfg["vocab_size"]}
+        cfg = {
+            "model_type": "gpt_neox",
+            "architectures": ["GPTNeoXForCausalLM"],
+            "use_parallel_residual": True,
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "vocab_size": cfg["vocab_size"],
+        }
     elif kind == "wide-mlp":
         cfg["n_inner"] = 3 * cfg["n_embd"]
     elif kind == "truncated":
@@ -98,7 +104,10 @@ BAD = {
     "neox-parallel": (ConfigError, "use_parallel_residual=true"),
     "wide-mlp": (ConfigError, "n_inner=192"),
     "truncated": (DataError, "model.safetensors: truncated or corrupt safetensors file"),
-    "vocab-mismatch": (DataError, "vocabulary/tokenizer mismatch: config.json vocab_size is 2005, the tokenizer has 2000"),
+    "vocab-mismatch": (
+        DataError,
+        "vocabulary/tokenizer mismatch: config.json vocab_size is 2005, the tokenizer has 2000",
+    ),
     "eos-mismatch": (DataError, "vocabulary/tokenizer mismatch: <|endoftext|> is id 0"),
     "pickle-only": (DataError, "reads safetensors only (never unpickles)"),
 }

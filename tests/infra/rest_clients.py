@@ -20,8 +20,9 @@ class HTTPError(AssertionError):
     """A request the server refused: method, URL, status and the start of the body."""
 
 
-def request(base: str, method: str, path: str, body: Any = None, params: dict | None = None,
-            timeout: float = 30.0) -> Any:
+def request(
+    base: str, method: str, path: str, body: Any = None, params: dict | None = None, timeout: float = 30.0
+) -> Any:
     """``method`` ``base + path`` with a JSON body; the decoded JSON answer (None when empty)."""
     url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
     data = None if body is None else json.dumps(body).encode()
@@ -44,21 +45,22 @@ class PrefectAPI:
         return request(self.api_url, method, path, body)
 
     def deployment(self, flow_name: str, deployment_name: str) -> dict:
-        return self._call("GET", f"/deployments/name/{urllib.parse.quote(flow_name)}/"
-                                 f"{urllib.parse.quote(deployment_name)}")
+        return self._call(
+            "GET", f"/deployments/name/{urllib.parse.quote(flow_name)}/{urllib.parse.quote(deployment_name)}"
+        )
 
     def deployments(self) -> list[dict]:
         return self._call("POST", "/deployments/filter", {})
 
     def create_run(self, deployment_id: str, parameters: dict | None = None) -> dict:
-        return self._call("POST", f"/deployments/{deployment_id}/create_flow_run",
-                          {"parameters": parameters or {}})
+        return self._call("POST", f"/deployments/{deployment_id}/create_flow_run", {"parameters": parameters or {}})
 
     def flow_run(self, run_id: str) -> dict:
         return self._call("GET", f"/flow_runs/{run_id}")
 
-    def flow_runs(self, deployment_id: str | None = None, limit: int = 50,
-                  states: list[str] | None = None) -> list[dict]:
+    def flow_runs(
+        self, deployment_id: str | None = None, limit: int = 50, states: list[str] | None = None
+    ) -> list[dict]:
         """Newest first; ``states`` keeps only runs in those state types (a schedule keeps up to
         100 future runs SCHEDULED, which would otherwise fill the page)."""
         body: dict[str, Any] = {"limit": limit, "sort": "EXPECTED_START_TIME_DESC"}
@@ -84,16 +86,26 @@ class PrefectAPI:
         oldest first (paged: the API caps a page)."""
         out: list[dict] = []
         while True:
-            page = self._call("POST", "/logs/filter", {
-                "logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC",
-                "limit": limit, "offset": len(out)})
+            page = self._call(
+                "POST",
+                "/logs/filter",
+                {
+                    "logs": {"flow_run_id": {"any_": [flow_run_id]}},
+                    "sort": "TIMESTAMP_ASC",
+                    "limit": limit,
+                    "offset": len(out),
+                },
+            )
             out += page
             if len(page) < limit:
                 return out
 
     def task_runs(self, flow_run_id: str) -> list[dict]:
-        return self._call("POST", "/task_runs/filter", {
-            "flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "EXPECTED_START_TIME_ASC"})
+        return self._call(
+            "POST",
+            "/task_runs/filter",
+            {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "EXPECTED_START_TIME_ASC"},
+        )
 
     def set_schedules_active(self, deployment: dict, active: bool) -> None:
         for s in deployment.get("schedules", []):
@@ -101,8 +113,7 @@ class PrefectAPI:
 
     def add_schedule(self, deployment_id: str, schedule: dict, active: bool = True) -> list[dict]:
         """Add a schedule, e.g. ``{"cron": "* * * * *", "timezone": "UTC"}``, to a deployment."""
-        return self._call("POST", f"/deployments/{deployment_id}/schedules",
-                          [{"schedule": schedule, "active": active}])
+        return self._call("POST", f"/deployments/{deployment_id}/schedules", [{"schedule": schedule, "active": active}])
 
     def set_parameters(self, deployment_id: str, parameters: dict) -> None:
         """Replace a deployment's default parameters (what its runs and the UI form start from)."""
@@ -116,6 +127,10 @@ class MlflowAPI:
         self.url = url.rstrip("/")
 
     def model_versions(self, name: str) -> list[dict]:
-        answer = request(self.url + "/api/2.0/mlflow", "GET", "/model-versions/search",
-                         params={"filter": f"name='{name}'", "max_results": 200})
+        answer = request(
+            self.url + "/api/2.0/mlflow",
+            "GET",
+            "/model-versions/search",
+            params={"filter": f"name='{name}'", "max_results": 200},
+        )
         return (answer or {}).get("model_versions", [])

@@ -24,7 +24,9 @@ def _compose() -> dict:
 def test_compose_has_the_whole_topology_wired_together():
     doc = _compose()
     services = doc["services"]
-    assert {"postgres", "minio", "prefect-server", "prefect-worker", "mlflow", "ray-head", "ray-worker"} <= set(services)
+    assert {"postgres", "minio", "prefect-server", "prefect-worker", "mlflow", "ray-head", "ray-worker"} <= set(
+        services
+    )
     for name, svc in services.items():
         assert "image" in svc or "build" in svc, name
         deps = svc.get("depends_on", {})
@@ -34,11 +36,18 @@ def test_compose_has_the_whole_topology_wired_together():
     assert worker_env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert "RAY_ADDRESS" not in worker_env  # it would break every local ray.init(num_cpus=...)
     assert worker_env["RAY_AUTH_MODE"] == "token"
-    assert "postgres:5432/prefect" in services["prefect-server"]["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    assert (
+        "postgres:5432/prefect" in services["prefect-server"]["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    )
     assert "postgres:5432/mlflow" in services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"]
     mlflow_cmd = " ".join(services["mlflow"]["command"])
-    for flag in ("--workers=1", "--serve-artifacts", "--artifacts-destination=s3://mlflow/", "--allowed-hosts=",
-                 "--cors-allowed-origins="):
+    for flag in (
+        "--workers=1",
+        "--serve-artifacts",
+        "--artifacts-destination=s3://mlflow/",
+        "--allowed-hosts=",
+        "--cors-allowed-origins=",
+    ):
         assert flag in mlflow_cmd
     assert "postgres" not in mlflow_cmd  # the store URI (with its password) stays out of argv
     assert "--address=ray-head:6380" in " ".join(services["ray-worker"]["command"])
@@ -61,8 +70,11 @@ def test_compose_binds_loopback_and_keeps_secrets_out():
                 assert re.search(r":\$\{[A-Z_]+:\?", str(value)), f"{name}.{key}: password must be interpolated"
     # every variable the file needs is documented in .env.example
     needed = set(INTERP.findall(COMPOSE.read_text()))
-    example = {line.split("=", 1)[0] for line in (INFRA / "compose" / ".env.example").read_text().splitlines()
-               if line and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (INFRA / "compose" / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert needed <= example, needed - example
     assert not (INFRA / "compose" / ".env").exists(), "a real .env must never be committed"
 
@@ -79,20 +91,27 @@ def _compose_cli() -> list[str] | None:
 
 def test_docker_compose_config_accepts_the_file(tmp_path):
     cli = _compose_cli()
-    need_service(cli is not None,
-                 "neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)")
+    need_service(
+        cli is not None, "neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)"
+    )
     env_file = tmp_path / "compose.env"
     env_file.write_text((INFRA / "compose" / ".env.example").read_text())
-    ok = subprocess.run([*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
-                        capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config"], capture_output=True, text=True, timeout=120
+    )
     assert ok.returncode == 0, ok.stderr
     rendered = yaml.safe_load(ok.stdout)
     assert rendered["services"]["mlflow"]["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
     # Without the secrets, compose refuses to render instead of starting with empty passwords.
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    bad = subprocess.run([*cli, "--env-file", str(empty), "-f", str(COMPOSE), "config"],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    bad = subprocess.run(
+        [*cli, "--env-file", str(empty), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert bad.returncode != 0 and "POSTGRES_PASSWORD" in bad.stdout + bad.stderr
 
 

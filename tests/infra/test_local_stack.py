@@ -31,8 +31,15 @@ MODEL = "arlm-stack-test"
 UI_MODEL = "arlm-ui-run"
 RUN_TIMEOUT = 360  # one tiny pipeline run takes ~1-2 min on 2 busy cores
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _postgres_problem() -> str | None:
@@ -74,8 +81,10 @@ def _query(db: str, sql: str) -> list[tuple]:
 def _tiny_corpus(root: Path) -> Path:
     """A few KB of prose: enough for a BPE of 512 and a few seconds of training."""
     root.mkdir(parents=True)
-    words = ("the worker reads a schedule and the server keeps every run so that a team can see "
-             "which model was trained on which text and registered under which version ").split()
+    words = (
+        "the worker reads a schedule and the server keeps every run so that a team can see "
+        "which model was trained on which text and registered under which version "
+    ).split()
     rng = random.Random(7)
     for i in range(10):
         lines = [" ".join(rng.choice(words) for _ in range(rng.randint(8, 18))) + "." for _ in range(40)]
@@ -95,8 +104,15 @@ class LiveStack:
         self.first_run_s = 0.0
 
     def params(self, **overrides) -> dict:
-        p = {"corpus": str(self.corpus), "max_seconds": 4, "vocab_size": 512, "model": "gpt/tiny",
-             "workers": 1, "name": MODEL, "ray_address": self.cfg.ray_address}
+        p = {
+            "corpus": str(self.corpus),
+            "max_seconds": 4,
+            "vocab_size": 512,
+            "model": "gpt/tiny",
+            "workers": 1,
+            "name": MODEL,
+            "ray_address": self.cfg.ray_address,
+        }
         p.update(overrides)
         return {"params": p}
 
@@ -126,12 +142,20 @@ def live(tmp_path_factory):
     home = get_home(tmp / "home").ensure()
     stack = Stack(home)
     cfg = StackConfig(
-        prefect_port=procs.free_port(), mlflow_port=procs.free_port(), ray_port=procs.free_port(),
-        ray_dashboard_port=procs.free_port(), ray_client_port=procs.free_port(),
+        prefect_port=procs.free_port(),
+        mlflow_port=procs.free_port(),
+        ray_port=procs.free_port(),
+        ray_dashboard_port=procs.free_port(),
+        ray_client_port=procs.free_port(),
         prefect_db=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbs['prefect']}",
         mlflow_db=f"postgresql://postgres@127.0.0.1:5432/{dbs['mlflow']}",
-        worker_query_seconds=2, scheduler_loop_seconds=5, ray_num_cpus=2, ray_memory="2G",
-        ray_object_store_memory="256M", timeout_s=180)
+        worker_query_seconds=2,
+        scheduler_loop_seconds=5,
+        ray_num_cpus=2,
+        ray_memory="2G",
+        ray_object_store_memory="256M",
+        timeout_s=180,
+    )
     state = None
     try:
         stack.up(cfg, log=lambda m: print(m, flush=True))
@@ -159,8 +183,12 @@ def test_stack_is_healthy_on_loopback_with_postgres(live):
     assert set(status) == {"prefect", "worker", "mlflow", "ray"}
     assert all(s["healthy"] for s in status.values()), status
     # Both servers really use PostgreSQL: their schemas were migrated into the fresh databases.
-    assert _query(live.dbs["prefect"], "select count(*) from information_schema.tables where table_name = 'flow_run'") == [(1,)]
-    assert _query(live.dbs["mlflow"], "select count(*) from information_schema.tables where table_name = 'model_versions'") == [(1,)]
+    assert _query(
+        live.dbs["prefect"], "select count(*) from information_schema.tables where table_name = 'flow_run'"
+    ) == [(1,)]
+    assert _query(
+        live.dbs["mlflow"], "select count(*) from information_schema.tables where table_name = 'model_versions'"
+    ) == [(1,)]
     # Loopback only, and no database URL on a command line.
     for info in live.started.values():
         argv = Path(f"/proc/{info.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -198,8 +226,11 @@ def test_rerun_with_unchanged_inputs_hits_the_cache(live, first_run):
     spent = sum(float(first[n].get("total_run_time") or 0) for n in names)
     again = sum(float(tasks[n].get("total_run_time") or 0) for n in names)
     assert spent > 0.5 and again < 0.1 * spent, (spent, again)
-    print(f"first run {live.first_run_s:.1f} s ({spent:.1f} s in ingest/tokenizer/tokenize), "
-          f"cached rerun {seconds:.1f} s ({again:.2f} s in them)", flush=True)
+    print(
+        f"first run {live.first_run_s:.1f} s ({spent:.1f} s in ingest/tokenizer/tokenize), "
+        f"cached rerun {seconds:.1f} s ({again:.2f} s in them)",
+        flush=True,
+    )
 
 
 def test_custom_run_from_the_prefect_ui_form(live, artifacts_dir):
@@ -223,9 +254,10 @@ def test_custom_run_from_the_prefect_ui_form(live, artifacts_dir):
             page.get_by_role("button", name="Run", exact=True).click()
             page.get_by_text("Custom run", exact=True).click()
             page.wait_for_url(re.compile(r".*/run\b.*"))
-            field = (page.get_by_text("Name (Optional)", exact=True)
-                     .locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), "
-                              "' schema-form-property ')][1]//textarea"))
+            field = page.get_by_text("Name (Optional)", exact=True).locator(
+                "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), "
+                "' schema-form-property ')][1]//textarea"
+            )
             field.fill(UI_MODEL)
             page.get_by_role("button", name="Submit").click()
             # The UI goes back to the deployment page; the new run is the one with our model name.
@@ -264,8 +296,9 @@ def test_every_minute_schedule_runs_untriggered(live):
             ended = live.prefect.flow_runs(dep["id"], states=["COMPLETED", "FAILED", "CRASHED"])
             done = next((r for r in ended if r.get("auto_scheduled")), None)
             time.sleep(3)
-        waiting = [(r["name"], r["state_name"], r["expected_start_time"])
-                   for r in live.prefect.flow_runs(dep["id"], limit=5)]
+        waiting = [
+            (r["name"], r["state_name"], r["expected_start_time"]) for r in live.prefect.flow_runs(dep["id"], limit=5)
+        ]
         assert done is not None, f"no scheduled run of ingest finished within 180 s; latest runs: {waiting}"
         assert done["state_type"] == "COMPLETED", live.explain(done)
         assert done["created_by"] is None or done["created_by"].get("type") != "USER"

@@ -23,15 +23,18 @@ from arlm.infra.stack import Stack, StackConfig, mlflow_url_for, parse_size, pre
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("change, option", [
-    ({"prefect_port": 0}, "--prefect-port"),
-    ({"ray_client_port": 10091}, "--ray-client-port"),  # inside Ray's worker port range
-    ({"mlflow_port": 4200}, "ports must differ"),
-    ({"prefect_db": "mysql://x@h/db"}, "--prefect-db"),
-    ({"services": ["worker"]}, "--services"),
-    ({"services": ["nope"]}, "--services"),
-    ({"ray_memory": "lots"}, "--ray-memory"),
-])
+@pytest.mark.parametrize(
+    "change, option",
+    [
+        ({"prefect_port": 0}, "--prefect-port"),
+        ({"ray_client_port": 10091}, "--ray-client-port"),  # inside Ray's worker port range
+        ({"mlflow_port": 4200}, "ports must differ"),
+        ({"prefect_db": "mysql://x@h/db"}, "--prefect-db"),
+        ({"services": ["worker"]}, "--services"),
+        ({"services": ["nope"]}, "--services"),
+        ({"ray_memory": "lots"}, "--ray-memory"),
+    ],
+)
 def test_config_rejects_what_cannot_work(change, option):
     with pytest.raises(ConfigError, match=option):
         StackConfig(**change).validate()
@@ -65,9 +68,11 @@ def test_stop_kills_the_whole_tree_and_only_it(tmp_path):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         # A parent with a child that leaves the process group: both must go.
-        script = ("import subprocess, sys, time; "
-                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True); "
-                  "time.sleep(60)")
+        script = (
+            "import subprocess, sys, time; "
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True); "
+            "time.sleep(60)"
+        )
         info = procs.spawn("toy", [sys.executable, "-c", script], dict(os.environ), tmp_path / "toy.log")
         assert procs.wait_until(lambda: len(procs.tree_of(info)) >= 2, 20)
         tree = procs.tree_of(info)
@@ -80,8 +85,9 @@ def test_stop_kills_the_whole_tree_and_only_it(tmp_path):
 
 
 def test_a_recycled_pid_is_not_ours(tmp_path):
-    info = procs.spawn("toy", [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ),
-                       tmp_path / "toy.log")
+    info = procs.spawn(
+        "toy", [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ), tmp_path / "toy.log"
+    )
     try:
         assert procs.is_alive(info.pid, info.start_time)
         assert not procs.is_alive(info.pid, info.start_time + 1)
@@ -120,8 +126,9 @@ def test_mlflow_server_alone_comes_up_and_goes_down(tmp_path):
         import urllib.error
         import urllib.request
 
-        req = urllib.request.Request(f"{cfg.mlflow_url}/api/2.0/mlflow/experiments/search?max_results=1",
-                                     headers={"Host": "evil.example"})
+        req = urllib.request.Request(
+            f"{cfg.mlflow_url}/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": "evil.example"}
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=10)
         assert refused.value.code in (400, 403)
@@ -152,8 +159,12 @@ def test_prefect_server_with_basic_auth_refuses_anonymous_calls_and_logs_no_secr
             urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10)
         assert refused.value.code == 401
         token = base64.b64encode(secret.encode()).decode()
-        ok = urllib.request.Request(url, data=b"{}", method="POST",
-                                    headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+        ok = urllib.request.Request(
+            url,
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(ok, timeout=10) as resp:
             assert resp.status == 200
         assert (stack.home.root / "prefect" / "prefect.db").is_file()  # the embedded SQLite store
@@ -168,20 +179,33 @@ def test_prefect_yaml_has_the_pipeline_on_a_schedule_and_every_stage():
     assert shipped.read_text() == (REPO / "prefect.yaml").read_text()
     doc = yaml.safe_load(shipped.read_text())
     by_name = {d["name"]: d for d in doc["deployments"]}
-    assert set(deployment_names(shipped)) == {"pipeline-nightly", "ingest", "tokenizer", "train", "compare",
-                                              "evaluate", "register", "finetune"}
+    assert set(deployment_names(shipped)) == {
+        "pipeline-nightly",
+        "ingest",
+        "tokenizer",
+        "train",
+        "compare",
+        "evaluate",
+        "register",
+        "finetune",
+    }
     assert by_name["pipeline-nightly"]["schedules"][0]["cron"] == "{{ $ARLM_PIPELINE_CRON }}"
     for d in doc["deployments"]:
         assert d["work_pool"]["name"] == "{{ $ARLM_WORK_POOL }}"
         module, func = d["entrypoint"].rsplit(".", 1)  # a module path: the installed package
         tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
-        flows = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
-                 and any("flow" in ast.unparse(dec) for dec in n.decorator_list)]
+        flows = [
+            n.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef) and any("flow" in ast.unparse(dec) for dec in n.decorator_list)
+        ]
         assert func in flows, f"{d['entrypoint']}: no @flow {func}"
 
 
-@pytest.mark.parametrize("cron, ok", [("0 2 * * *", True), ("* * * * *", True), ("*/5 1-3 * * MON", True),
-                                      ("nightly", False), ("0 2 * *", False)])
+@pytest.mark.parametrize(
+    "cron, ok",
+    [("0 2 * * *", True), ("* * * * *", True), ("*/5 1-3 * * MON", True), ("nightly", False), ("0 2 * *", False)],
+)
 def test_cron_validation(cron, ok):
     if ok:
         assert validate_cron(cron) == cron
@@ -208,10 +232,14 @@ def test_cli_parses_infra_and_deploy():
 
 def test_scripts_wrap_the_same_commands(tmp_path):
     env = {**os.environ, "ARLM_HOME": str(tmp_path / "h")}
-    out = subprocess.run([str(REPO / "infra/local/status.sh")], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([str(REPO / "infra/local/status.sh")], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "no stack recorded" in out.stdout
-    bad = subprocess.run([str(REPO / "infra/local/up.sh"), "--ray-client-port", "12000"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [str(REPO / "infra/local/up.sh"), "--ray-client-port", "12000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "--ray-client-port" in bad.stderr

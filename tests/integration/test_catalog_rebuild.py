@@ -14,18 +14,30 @@ pytestmark = pytest.mark.slow
 
 # every table a stage records, with the columns that identify a row; timestamps are left out
 TABLES = {
-    "corpora": "id", "corpus_versions": "id", "corpus_files": "corpus_version_id, path",
-    "source_files": "corpus_version_id, uri", "tokenizers": "id", "token_datasets": "id",
-    "training_runs": "run_id", "evaluations": "id", "models": "name, version", "model_aliases": "name, alias",
+    "corpora": "id",
+    "corpus_versions": "id",
+    "corpus_files": "corpus_version_id, path",
+    "source_files": "corpus_version_id, uri",
+    "tokenizers": "id",
+    "token_datasets": "id",
+    "training_runs": "run_id",
+    "evaluations": "id",
+    "models": "name, version",
+    "model_aliases": "name, alias",
 }
 
 
 def snapshot(catalog) -> dict[str, list[dict]]:
     out = {}
     for table, order in TABLES.items():
-        cols = [r["column_name"] for r in catalog.rows(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [table]) if not r["column_name"].endswith("_at")]
+        cols = [
+            r["column_name"]
+            for r in catalog.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            )
+            if not r["column_name"].endswith("_at")
+        ]
         out[table] = catalog.rows(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {order}")
     return out
 
@@ -42,13 +54,14 @@ def test_deleted_catalog_is_reported_then_rebuilt_equal(home, tmp_path, local_ra
     from arlm.training.ray_launcher import RayOptions
 
     quiet = lambda m: None  # noqa: E731
-    dataset_id = build_token_dataset(home, write_prose_corpus(tmp_path / "corpus", n_docs=20, sentences=60),
-                                     vocab_size=300)
+    dataset_id = build_token_dataset(
+        home, write_prose_corpus(tmp_path / "corpus", n_docs=20, sentences=60), vocab_size=300
+    )
     cfg = TrainConfig(model="gpt/tiny", max_steps=4, batch_size=8, block_size=32).validate()
-    summary = stages.train_stage(cfg, dataset_id, home, RayOptions(num_workers=1, cpus_per_worker=1),
-                                 progress=quiet)
-    metrics = stages.evaluate_stage(summary["model_dir"], dataset_id, home, split="test",
-                                    mlflow_run_id=summary["mlflow_run_id"], progress=quiet)
+    summary = stages.train_stage(cfg, dataset_id, home, RayOptions(num_workers=1, cpus_per_worker=1), progress=quiet)
+    metrics = stages.evaluate_stage(
+        summary["model_dir"], dataset_id, home, split="test", mlflow_run_id=summary["mlflow_run_id"], progress=quiet
+    )
     first = stages.register_stage(summary, metrics, "rebuilt", home, progress=quiet)
     stages.register_stage(summary, metrics, "rebuilt", home, progress=quiet)
     assert _run(capsys, "models", "promote", "rebuilt", str(first["version"]))[0] == 0

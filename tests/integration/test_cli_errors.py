@@ -12,8 +12,7 @@ ARLM = [sys.executable, "-m", "arlm.cli.main"]
 
 
 def _run(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*ARLM, "--home", str(home), *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run([*ARLM, "--home", str(home), *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def _nothing_written(home: Path) -> bool:
@@ -25,14 +24,17 @@ def _nothing_written(home: Path) -> bool:
     return not written
 
 
-@pytest.mark.parametrize("args, expect", [
-    (["--corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
-    (["--max-seconds", "0"], "max_seconds must be a positive number"),
-    (["--workers", "0"], "--workers"),
-    (["--model", "transformerxl"], "valid kinds"),
-    (["--name", "x" * 300], "--name: model name: at most 100 characters"),  # was 192 lines of OSError
-    (["--model", "gpt/"], "empty preset"),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["--corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
+        (["--max-seconds", "0"], "max_seconds must be a positive number"),
+        (["--workers", "0"], "--workers"),
+        (["--model", "transformerxl"], "valid kinds"),
+        (["--name", "x" * 300], "--name: model name: at most 100 characters"),  # was 192 lines of OSError
+        (["--model", "gpt/"], "empty preset"),
+    ],
+)
 def test_pipeline_rejects_bad_input_cleanly(tmp_path, args, expect):
     home = tmp_path / "home"
     proc = _run(home, "pipeline", *args)
@@ -57,8 +59,20 @@ def test_pipeline_rejects_folder_without_text(tmp_path):
 def test_help_lists_every_command():
     proc = subprocess.run([*ARLM, "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
-    for cmd in ("pipeline", "ingest", "catalog", "tokenizer", "tokenize", "train", "compare",
-                "evaluate", "generate", "models", "infra", "deploy"):
+    for cmd in (
+        "pipeline",
+        "ingest",
+        "catalog",
+        "tokenizer",
+        "tokenize",
+        "train",
+        "compare",
+        "evaluate",
+        "generate",
+        "models",
+        "infra",
+        "deploy",
+    ):
         assert cmd in proc.stdout, cmd
 
 
@@ -84,16 +98,17 @@ def test_pipeline_folder_of_binary_files_fails_inside_the_flow_cleanly(tmp_path)
 
 @pytest.mark.parametrize("command", ["pipeline", "train", "compare"])
 def test_training_options_reach_the_train_config(command):
+    from arlm.cli.main import build_parser
+    from arlm.cli.pipeline_cmds import params_from_args
     from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
     from arlm_flows.pipeline import train_config_from
 
-    from arlm.cli.main import build_parser
-    from arlm.cli.pipeline_cmds import params_from_args
-
-    args = build_parser().parse_args([command, "--optimizer", "adamw", "--lr", "0.003", "--max-steps", "7",
-                                      "--batch-size", "12"])
-    params = params_from_args({"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[command],
-                              args)
+    args = build_parser().parse_args(
+        [command, "--optimizer", "adamw", "--lr", "0.003", "--max-steps", "7", "--batch-size", "12"]
+    )
+    params = params_from_args(
+        {"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[command], args
+    )
     cfg = train_config_from(params)
     assert (cfg.optimizer, cfg.lr, cfg.max_steps, cfg.batch_size) == ("adamw", 0.003, 7, 12)
     default = train_config_from(params_from_args(PipelineParams, build_parser().parse_args(["pipeline"])))

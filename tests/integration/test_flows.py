@@ -25,12 +25,12 @@ def _artifact(key: str):
 
 def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_ray):
     import mlflow
+
+    from arlm.catalog import Catalog
     from arlm_flows.compare import compare
     from arlm_flows.ingest import ingest
     from arlm_flows.params import CompareParams, IngestParams, TokenizerParams
     from arlm_flows.tokenizer import tokenizer
-
-    from arlm.catalog import Catalog
 
     corpus = write_prose_corpus(tmp_path / "corpus", n_docs=30)
     (corpus / "notes.md").write_text("# not prose\n" * 50, encoding="utf-8")
@@ -48,8 +48,18 @@ def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_r
 
     # every kind of the family, each trained by Ray Train and tracked in MLflow, on the same tokens
     kinds = ["ngram/bigram", "rnn", "lstm", "gru", "lstm-attn", "gpt"]
-    out = compare(CompareParams(models=kinds, dataset_id=ds_id, max_steps=40, learning_rate=5e-3,  # the peak: warm-up is 5% of the steps
-                                max_seconds=120, batch_size=8, block_size=32, home=str(home.root)))
+    out = compare(
+        CompareParams(
+            models=kinds,
+            dataset_id=ds_id,
+            max_steps=40,
+            lr=5e-3,  # the peak: warm-up is 5% of the steps
+            max_seconds=120,
+            batch_size=8,
+            block_size=32,
+            home=str(home.root),
+        )
+    )
     board = out["leaderboard"]
     assert sorted(r["model"] for r in board) == sorted(kinds)
     bpb = [r["bits_per_byte"] for r in board]
@@ -66,15 +76,16 @@ def test_ingest_tokenizer_and_compare_flows(home, tmp_path, prefect_api, local_r
             assert "loss_curve.png" in [a.path for a in client.list_artifacts(r["mlflow_run_id"])]
     md = _artifact("leaderboard").data
     assert all(k in md for k in kinds) and "bzip2" in md
-    runs = client.search_runs([r.experiment_id for r in client.search_experiments()],
-                              filter_string="tags.`arlm.kind` = 'leaderboard'")
+    runs = client.search_runs(
+        [r.experiment_id for r in client.search_experiments()], filter_string="tags.`arlm.kind` = 'leaderboard'"
+    )
     assert len(runs) == 1
-    saved = json.loads(open(client.download_artifacts(runs[0].info.run_id, "leaderboard.json",
-                                                      str(tmp_path))).read())
+    saved = json.loads(open(client.download_artifacts(runs[0].info.run_id, "leaderboard.json", str(tmp_path))).read())
     assert [r["model"] for r in saved["leaderboard"]] == [r["model"] for r in board]
     # the trainings went through the global concurrency limit (one at a time)
-    from arlm_flows.tasks import TRAINING_CONCURRENCY
     from prefect.client.orchestration import get_client
+
+    from arlm_flows.tasks import TRAINING_CONCURRENCY
 
     with get_client(sync_client=True) as pc:
         limit = pc.read_global_concurrency_limit_by_name(TRAINING_CONCURRENCY)

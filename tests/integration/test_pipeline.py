@@ -17,16 +17,23 @@ pytestmark = pytest.mark.slow
 
 
 def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_ray):
+    from arlm.catalog import Catalog
+    from arlm.tokenizers import load_tokenizer
     from arlm_flows.params import PipelineParams
     from arlm_flows.pipeline import pipeline
 
-    from arlm.catalog import Catalog
-    from arlm.tokenizers import load_tokenizer
-
     corpus = write_prose_corpus(tmp_path / "corpus")
-    params = PipelineParams(corpus=str(corpus), name="skeleton", vocab_size=512, workers=2,
-                            max_seconds=120, max_steps=60, batch_size=16, block_size=64,
-                            home=str(home.root))
+    params = PipelineParams(
+        corpus=str(corpus),
+        name="skeleton",
+        vocab_size=512,
+        workers=2,
+        max_seconds=120,
+        max_steps=60,
+        batch_size=16,
+        block_size=64,
+        home=str(home.root),
+    )
     out = pipeline(params)
 
     # corpus version in the catalog (real DuckDB)
@@ -90,8 +97,9 @@ def test_pipeline_end_to_end_two_ray_workers(home, tmp_path, prefect_api, local_
         print(json.dumps({{"texts": list(out), "n_new": len(ids[0]), "decoded": gen.decode(ids[0])}}))
     """)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["n_new"] == 7

@@ -30,9 +30,14 @@ def _train(home, dataset_id, cfg, workers, **opts):
     from arlm.training.ray_launcher import RayOptions, train_with_ray
 
     out = home.runs / f"t-{workers}-{time.time_ns()}"
-    return train_with_ray(cfg, home.tokens / dataset_id, out,
-                          options=RayOptions(num_workers=workers, cpus_per_worker=1, **opts),
-                          storage_path=home.ray_storage, run_name="test")
+    return train_with_ray(
+        cfg,
+        home.tokens / dataset_id,
+        out,
+        options=RayOptions(num_workers=workers, cpus_per_worker=1, **opts),
+        storage_path=home.ray_storage,
+        run_name="test",
+    )
 
 
 def _losses(result) -> list[float]:
@@ -42,8 +47,17 @@ def _losses(result) -> list[float]:
 def test_two_workers_match_one_worker_same_global_batch(home, dataset, local_ray):
     from arlm.training import TrainConfig
 
-    cfg = TrainConfig(model="gpt/tiny", model_overrides={"dropout": 0.0}, batch_size=8, block_size=32,
-                      max_steps=6, log_interval=1, eval_interval=100, warmup_steps=0, seed=3)
+    cfg = TrainConfig(
+        model="gpt/tiny",
+        model_overrides={"dropout": 0.0},
+        batch_size=8,
+        block_size=32,
+        max_steps=6,
+        log_interval=1,
+        eval_interval=100,
+        warmup_steps=0,
+        seed=3,
+    )
     one = _train(home, dataset, cfg, 1)
     two = _train(home, dataset, cfg, 2)
     assert {w["world_size"] for w in two.workers} == {2}
@@ -62,8 +76,15 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(home, dataset, local_ray)
     from arlm.training import TrainConfig
     from arlm.training.ray_launcher import RayOptions
 
-    cfg = TrainConfig(model="gpt/tiny", batch_size=8, block_size=32, max_steps=120,
-                      checkpoint_interval=10, eval_interval=40, log_interval=5)
+    cfg = TrainConfig(
+        model="gpt/tiny",
+        batch_size=8,
+        block_size=32,
+        max_steps=120,
+        checkpoint_interval=10,
+        eval_interval=40,
+        log_interval=5,
+    )
     before = set(home.runs.iterdir()) if home.runs.exists() else set()
     killed: dict = {}
 
@@ -82,8 +103,9 @@ def test_worker_killed_mid_run_resumes_from_checkpoint(home, dataset, local_ray)
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    summary = train_stage(cfg, dataset, home, RayOptions(num_workers=1, cpus_per_worker=1, max_failures=2),
-                          run_name="killed")
+    summary = train_stage(
+        cfg, dataset, home, RayOptions(num_workers=1, cpus_per_worker=1, max_failures=2), run_name="killed"
+    )
     t.join(timeout=5)
     assert killed.get("pid"), "the worker was never killed (no checkpoint appeared?)"
     assert summary["restarts"] == 1 and summary["steps"] == 120
@@ -123,34 +145,79 @@ def _stop_ray_under(temp_dir: str) -> None:
 
 
 def _ray(*args, env):
-    return subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ray"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_two_node_cluster_one_worker_per_node(home, tmp_path):
     """`ray start --head` + `ray start --address` on this machine; `arlm train --ray-address`."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0",
-           "ARLM_HOME": str(home.root)}
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "ARLM_HOME": str(home.root)}
     port = "6391"
     mem = ["--memory", str(1 << 30), "--object-store-memory", str(200 << 20)]
     # A temp dir of its own: its processes are found by it and stopped alone. `ray stop` would
     # stop every Ray on the machine, this test process's own local Ray (and with it the process).
     temp = tempfile.mkdtemp(prefix="arlm-2node-", dir="/tmp")
     try:
-        r = _ray("start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard", "false",
-                 "--node-ip-address", "127.0.0.1", "--temp-dir", temp, *mem, env=env)
+        r = _ray(
+            "start",
+            "--head",
+            "--port",
+            port,
+            "--num-cpus",
+            "1",
+            "--include-dashboard",
+            "false",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--temp-dir",
+            temp,
+            *mem,
+            env=env,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
-        r = _ray("start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
-                 "--node-ip-address", "127.0.0.1", *mem, env=env)
+        r = _ray(
+            "start",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--num-cpus",
+            "1",
+            "--node-ip-address",
+            "127.0.0.1",
+            *mem,
+            env=env,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         corpus = write_prose_corpus(tmp_path / "corpus", n_docs=20)
         proc = subprocess.run(
-            [str(Path(sys.executable).parent / "arlm"), "train", "--corpus", str(corpus), "--vocab-size", "512",
-             "--model", "gpt/tiny", "--max-steps", "10", "--batch-size", "8", "--block-size", "32",
-             "--workers", "2", "--ray-address", f"127.0.0.1:{port}", "--spread"],
-            env=env, capture_output=True, text=True, timeout=600)
+            [
+                str(Path(sys.executable).parent / "arlm"),
+                "train",
+                "--corpus",
+                str(corpus),
+                "--vocab-size",
+                "512",
+                "--model",
+                "gpt/tiny",
+                "--max-steps",
+                "10",
+                "--batch-size",
+                "8",
+                "--block-size",
+                "32",
+                "--workers",
+                "2",
+                "--ray-address",
+                f"127.0.0.1:{port}",
+                "--spread",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
-        summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+        summary = json.loads(proc.stdout[proc.stdout.index("{") :])
         starts = [json.loads(x) for x in (Path(summary["out_dir"]) / "workers.jsonl").read_text().splitlines()]
         assert len({w["node_id"] for w in starts}) == 2, starts
         assert summary["steps"] == 10

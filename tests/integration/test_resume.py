@@ -32,8 +32,17 @@ def test_killed_training_resumes_bit_identical_in_the_same_run(home, tmp_path, l
 
     dataset = build_token_dataset(home, write_prose_corpus(tmp_path / "corpus"))
     # the step interval never fires: only checkpoint_seconds gives the killed run something to resume
-    cfg = TrainConfig(model="gpt/tiny", batch_size=8, block_size=32, max_steps=30, eval_interval=15,
-                      eval_batches=2, log_interval=5, checkpoint_interval=10_000, checkpoint_seconds=2.0)
+    cfg = TrainConfig(
+        model="gpt/tiny",
+        batch_size=8,
+        block_size=32,
+        max_steps=30,
+        eval_interval=15,
+        eval_batches=2,
+        log_interval=5,
+        checkpoint_interval=10_000,
+        checkpoint_seconds=2.0,
+    )
     ray_opts = RayOptions(num_workers=1, cpus_per_worker=1, max_failures=0)
     quiet = lambda m: None  # noqa: E731
 

@@ -42,24 +42,32 @@ def test_registry_lists_every_kind_with_presets():
     assert {"tiny", "small", "baby", "gpt2"} <= set(list_presets("gpt"))
 
 
-@pytest.mark.parametrize("spec,needle", [("transformer", "valid kinds: ngram, rnn"),
-                                         ("gpt/huge", "valid presets: tiny, small, baby, gpt2"),
-                                         ("", "KIND[/PRESET]")])
+@pytest.mark.parametrize(
+    "spec,needle",
+    [
+        ("transformer", "valid kinds: ngram, rnn"),
+        ("gpt/huge", "valid presets: tiny, small, baby, gpt2"),
+        ("", "KIND[/PRESET]"),
+    ],
+)
 def test_unknown_kind_or_preset_lists_the_valid_ones(spec, needle):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         build_model(spec, 100, 16)
 
 
-@pytest.mark.parametrize("spec,overrides,needle", [
-    ("gpt", dict(n_embd=30, n_head=4), "divisible by n_head"),
-    ("gpt", dict(positions="alibi"), "positions"),
-    ("gpt", dict(dropout=1.5), "dropout"),
-    ("gpt", dict(n_layers=3), "unknown option"),
-    ("lstm", dict(hidden_size=0), "hidden_size"),
-    ("lstm-attn", dict(hidden_size=30, n_head=4), "divisible"),
-    ("ngram", dict(order=0), "order"),
-    ("ngram", dict(order=9), "too high"),
-])
+@pytest.mark.parametrize(
+    "spec,overrides,needle",
+    [
+        ("gpt", dict(n_embd=30, n_head=4), "divisible by n_head"),
+        ("gpt", dict(positions="alibi"), "positions"),
+        ("gpt", dict(dropout=1.5), "dropout"),
+        ("gpt", dict(n_layers=3), "unknown option"),
+        ("lstm", dict(hidden_size=0), "hidden_size"),
+        ("lstm-attn", dict(hidden_size=30, n_head=4), "divisible"),
+        ("ngram", dict(order=0), "order"),
+        ("ngram", dict(order=9), "too high"),
+    ],
+)
 def test_invalid_model_configs_are_config_errors(spec, overrides, needle):
     with pytest.raises(ConfigError, match=needle):
         build_model(spec, 50257, 16, **overrides)
@@ -72,8 +80,13 @@ def test_presets_have_their_documented_sizes():
         tiny = build_model("gpt/tiny", 4096)
     assert gpt2.padded_vocab == 50304 and gpt2.config.block_size == 1024
     assert 124e6 < gpt2.num_params() < 125e6
-    assert (baby.config.n_layer, baby.config.n_head, baby.config.n_embd, baby.config.block_size,
-            baby.config.dropout) == (6, 6, 384, 256, 0.2)
+    assert (
+        baby.config.n_layer,
+        baby.config.n_head,
+        baby.config.n_embd,
+        baby.config.block_size,
+        baby.config.dropout,
+    ) == (6, 6, 384, 256, 0.2)
     assert 0.8e6 < tiny.num_params() < 1.6e6
     expected = 6 * gpt2.num_params(non_embedding=True) + 12 * 12 * 12 * 64 * 1024
     assert gpt2.flops_per_token() == expected
@@ -92,7 +105,7 @@ def test_step_by_step_logits_equal_full_forward(case):
         logits, state = model.step(x[:, :7], state)
         chunks.append(logits)
         for t in range(7, 24):
-            logits, state = model.step(x[:, t:t + 1], state)
+            logits, state = model.step(x[:, t : t + 1], state)
             chunks.append(logits)
     stepped = torch.cat(chunks, dim=1)
     assert full.shape == (3, 24, V) and stepped.shape == full.shape

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-TEXT = ("the model reads text and learns to predict the next token from the ones before it "
-        "so that it can write new text one token at a time. ") * 40
+TEXT = (
+    "the model reads text and learns to predict the next token from the ones before it "
+    "so that it can write new text one token at a time. "
+) * 40
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +34,17 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=["<|endoftext|>", "<|pad|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator([TEXT], trainer)
     d = tmp_path_factory.mktemp("tokenizer")
     tok.save(str(d / "tokenizer.json"))
-    (d / "tokenizer_meta.json").write_text(json.dumps({"kind": "bpe", "vocab_size": tok.get_vocab_size(),
-                                                       "eot_id": 0, "pad_id": 1}))
+    (d / "tokenizer_meta.json").write_text(
+        json.dumps({"kind": "bpe", "vocab_size": tok.get_vocab_size(), "eot_id": 0, "pad_id": 1})
+    )
     return d
 
 

@@ -32,17 +32,21 @@ def test_generate_streams_the_continuation(registered, capsys):
     expected = load_generator(registered).generate(["the model"], GenerationConfig(max_new_tokens=8))[0]
     code, out, _ = _run(capsys, "generate", "--model", registered, "--max-new-tokens", "8", "the model")
     assert code == 0 and out == "the model" + expected + "\n"
-    code, out_t0, _ = _run(capsys, "generate", "--model", registered, "--max-new-tokens", "8",
-                           "--temperature", "0", "the model")
+    code, out_t0, _ = _run(
+        capsys, "generate", "--model", registered, "--max-new-tokens", "8", "--temperature", "0", "the model"
+    )
     assert out_t0 == out  # temperature 0 alone is greedy
     args = ("generate", "--model", registered, "--max-new-tokens", "8", "--temperature", "0.8", "--seed", "5", "text")
     assert _run(capsys, *args)[1] == _run(capsys, *args)[1]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--top-p", "2"], "top_p must be in (0, 1]"),
-    (["--temperature", "-1"], "temperature must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--top-p", "2"], "top_p must be in (0, 1]"),
+        (["--temperature", "-1"], "temperature must be >= 0"),
+    ],
+)
 def test_generate_bad_options_are_one_line_errors(registered, capsys, argv, message):
     code, _, err = _run(capsys, "generate", "--model", registered, *argv, "the model")
     assert code == 2 and message in err and "Traceback" not in err
@@ -79,8 +83,11 @@ def test_evaluate_text_file_beside_compressors(registered, capsys, tmp_path, mlf
     from arlm.catalog import Catalog
     from arlm.home import get_home
 
-    rows = Catalog(get_home().catalog_path).sql(
-        "SELECT model_uri, split FROM evaluations WHERE split = 'held-out.txt'").to_pylist()
+    rows = (
+        Catalog(get_home().catalog_path)
+        .sql("SELECT model_uri, split FROM evaluations WHERE split = 'held-out.txt'")
+        .to_pylist()
+    )
     assert [(r["model_uri"], r["split"]) for r in rows] == [(registered, "held-out.txt")]  # one row, updated
 
 
@@ -128,14 +135,17 @@ def pipeline_model(mlflow_home, tmp_path_factory):
         lines = [" ".join(rng.choice(words) for _ in range(12)) + "." for _ in range(20)]
         (texts / f"doc{i:02d}.txt").write_text("\n".join(lines) + "\n")
     quiet = lambda msg: None  # noqa: E731
-    corpus = ingest_stage(IngestConfig(corpus=str(texts), val_fraction=0.1, test_fraction=0.2),
-                          mlflow_home, quiet)
+    corpus = ingest_stage(IngestConfig(corpus=str(texts), val_fraction=0.1, test_fraction=0.2), mlflow_home, quiet)
     tok = tokenizer_stage(TokenizerConfig(kind="bpe", vocab_size=300), corpus["corpus_id"], mlflow_home, quiet)
     ds = tokenize_stage(corpus["corpus_id"], tok["tokenizer_id"], mlflow_home, quiet)
     model = build_model("gpt", tok["vocab_size"], 64, n_layer=1, n_head=2, n_embd=16)
     model_dir = save_model(model, tmp_path_factory.mktemp("pm"))
-    info = log_model(model_dir, tok["path"], name="piped",
-                     tags={"arlm.token_dataset_version": ds["dataset_id"], "arlm.corpus_version": corpus["corpus_id"]})
+    info = log_model(
+        model_dir,
+        tok["path"],
+        name="piped",
+        tags={"arlm.token_dataset_version": ds["dataset_id"], "arlm.corpus_version": corpus["corpus_id"]},
+    )
     register_with_gate(info.model_uri, "piped", 9.0, f"{ds['dataset_id']}:test")
     return "models:/piped@champion", ds["dataset_id"]
 

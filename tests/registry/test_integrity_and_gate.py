@@ -45,8 +45,9 @@ def test_gate_refuses_a_model_worse_than_unigram_even_without_champion(logged, m
     assert _catalog_aliases(mlflow_home, "ugate") == {"challenger": 1}
 
     # the pipeline's tags carry the baseline: read from there when not passed
-    tagged = register_with_gate(logged.model_uri, "ugate", 2.9, "d:test",
-                                tags={"metric.test_unigram_bits_per_byte": "2.5"})
+    tagged = register_with_gate(
+        logged.model_uri, "ugate", 2.9, "d:test", tags={"metric.test_unigram_bits_per_byte": "2.5"}
+    )
     assert not tagged.promoted and tagged.unigram_bpb == 2.5
 
     better = register_with_gate(logged.model_uri, "ugate", 2.0, "d:test", unigram_bpb=2.635)
@@ -126,9 +127,11 @@ def test_corrupted_registered_weights_are_refused(mlflow_home, tokenizer_dir, ca
         f.write(b"\xff" * 100_000)
     assert weights.stat().st_size == size
     n_before = Catalog(mlflow_home.catalog_path).rows("SELECT count(*) AS n FROM evaluations")[0]["n"]
-    for argv in (["evaluate", "--model", "models:/corrupt@champion", "--text-file", str(text)],
-                 ["evaluate", "--model", "models:/corrupt/1", "--split", "test"],
-                 ["generate", "the model", "--model", "models:/corrupt@champion", "--max-new-tokens", "4"]):
+    for argv in (
+        ["evaluate", "--model", "models:/corrupt@champion", "--text-file", str(text)],
+        ["evaluate", "--model", "models:/corrupt/1", "--split", "test"],
+        ["generate", "the model", "--model", "models:/corrupt@champion", "--max-new-tokens", "4"],
+    ):
         code, out, err = _run(capsys, *argv)
         assert code == 2, (argv, out, err)
         lines = err.strip().splitlines()

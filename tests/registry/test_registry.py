@@ -17,8 +17,7 @@ LINEAGE = {"arlm.corpus_version": "c1", "arlm.tokenizer_version": "t1", "arlm.to
 def logged(mlflow_home, tokenizer_dir, make_model_dir):
     from arlm.registry import log_model
 
-    return log_model(make_model_dir(0), tokenizer_dir, name="tiny", metrics={"test_bits_per_byte": 3.2},
-                     tags=LINEAGE)
+    return log_model(make_model_dir(0), tokenizer_dir, name="tiny", metrics={"test_bits_per_byte": 3.2}, tags=LINEAGE)
 
 
 def test_logged_model_is_from_code_with_explicit_requirements(logged, mlflow_home):
@@ -31,8 +30,11 @@ def test_logged_model_is_from_code_with_explicit_requirements(logged, mlflow_hom
     files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
     assert not any(f.endswith(".pkl") for f in files), "no pickled wrapper"
     assert "code/arlm/generation/decode.py" in files and "code/arlm/models/gpt.py" in files
-    assert {"artifacts/model/model.safetensors", "artifacts/model/model_config.json",
-            "artifacts/tokenizer/tokenizer.json"} <= files
+    assert {
+        "artifacts/model/model.safetensors",
+        "artifacts/model/model_config.json",
+        "artifacts/tokenizer/tokenizer.json",
+    } <= files
     assert "artifacts/model/train_state.json" not in files
     reqs = (local / "requirements.txt").read_text().split()
     assert reqs == pip_requirements()
@@ -89,12 +91,17 @@ def test_load_generator_resolves_uris_and_lists_names_on_miss(logged, mlflow_hom
 
     register_with_gate(logged.model_uri, "resolved", 3.0, "d1:test")
     cfg = GenerationConfig(max_new_tokens=8)
-    outs = {uri: load_generator(uri).generate(["the model"], cfg)[0]
-            for uri in ("models:/resolved@champion", "models:/resolved/1", logged.model_uri)}
+    outs = {
+        uri: load_generator(uri).generate(["the model"], cfg)[0]
+        for uri in ("models:/resolved@champion", "models:/resolved/1", logged.model_uri)
+    }
     assert len(set(outs.values())) == 1
     gen = load_generator("models:/resolved@champion")
     assert gen.tags["arlm.token_dataset_version"] == "d1" and gen.resolved.version == "1"
-    with pytest.raises(NotFoundError, match=r"models:/nope@champion not found; registered models: .*resolved \(@challenger=v1, @champion=v1\)"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"models:/nope@champion not found; registered models: .*resolved \(@challenger=v1, @champion=v1\)",
+    ):
         load_generator("models:/nope@champion")
     with pytest.raises(NotFoundError, match="models:/resolved@gold not found"):
         load_generator("models:/resolved@gold")

@@ -51,12 +51,35 @@ def _expected(uri: str, prompts: list[str], n: int) -> list[str]:
 def test_served_model_answers_over_http_and_survives_bad_requests(champion, mlflow_home, tmp_path):
     port = _free_port()
     # the scoring server execs `uvicorn` from PATH: the venv's bin must be on it (as when activated)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_home.mlflow_tracking_uri,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow_home.mlflow_tracking_uri,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", champion,
-                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            champion,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -70,16 +93,19 @@ def test_served_model_answers_over_http_and_survives_bad_requests(champion, mlfl
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             assert time.time() < deadline, "server did not come up in 120 s"
             time.sleep(0.5)
-        good = json.dumps({"dataframe_records": [{"prompt": "the model"}, {"prompt": "text"}],
-                           "params": {"max_new_tokens": 5}}).encode()
+        good = json.dumps(
+            {"dataframe_records": [{"prompt": "the model"}, {"prompt": "text"}], "params": {"max_new_tokens": 5}}
+        ).encode()
         status, body = _post(f"{base}/invocations", good)
         assert status == 200, body
         assert body["predictions"] == _expected(champion, ["the model", "text"], 5)
 
         status, body = _post(f"{base}/invocations", b'{"dataframe_records": [{"prompt": ')
         assert 400 <= status < 500 and body.get("message")
-        status, body = _post(f"{base}/invocations", json.dumps(
-            {"dataframe_records": [{"prompt": "x"}], "params": {"top_p": 7.0}}).encode())
+        status, body = _post(
+            f"{base}/invocations",
+            json.dumps({"dataframe_records": [{"prompt": "x"}], "params": {"top_p": 7.0}}).encode(),
+        )
         assert 400 <= status < 500 and "top_p" in body.get("message", "")
         status, body = _post(f"{base}/invocations", json.dumps({"dataframe_records": [{"prompt": ""}]}).encode())
         assert 400 <= status < 500 and "empty" in body.get("message", "")
@@ -102,8 +128,12 @@ def test_fresh_venv_with_only_pip_requirements_loads_and_predicts(champion, mlfl
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(local / "requirements.txt")],
-                         capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-r", str(local / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if pip.returncode != 0:
         if any(w in pip.stderr for w in ("Could not find a version", "connection", "Connection", "resolve")):
             pytest.skip(f"pip install of the model's requirements failed (network?): {pip.stderr[-500:]}")
@@ -120,8 +150,14 @@ loaded = sorted(k for k in sys.modules if k.split(".")[0] in ("prefect", "ray", 
 print(json.dumps({{"out": list(out), "modules": loaded}}))
 """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ARLM_HOME", "VIRTUAL_ENV")}
-    run = subprocess.run([str(py), "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**env, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    run = subprocess.run(
+        [str(py), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**env, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["out"] == _expected(champion, ["the model", "text"], 5)

@@ -24,7 +24,9 @@ def test_build_writes_tokenizer_and_meta(corpus, tmp_path: Path) -> None:
     assert all(0.05 < v < 1.0 for v in meta["tokens_per_byte"].values())
     # the ratio is exact: tokens of the split's text over its UTF-8 bytes
     tok = load_tokenizer(art.path)
-    val = [t for f in corpus.files["val"] for t in __import__("pyarrow.parquet").parquet.read_table(f)["text"].to_pylist()]
+    val = [
+        t for f in corpus.files["val"] for t in __import__("pyarrow.parquet").parquet.read_table(f)["text"].to_pylist()
+    ]
     n_tok = sum(len(tok.encode(t)) for t in val)
     n_bytes = sum(len(t.encode()) for t in val)
     assert meta["split_stats"]["val"] == {"n_tokens": n_tok, "n_bytes": n_bytes}

@@ -32,13 +32,24 @@ def corpus_id(home, small_text_dir: Path) -> str:
 
 
 def test_build_tokenize_encode_decode(home, corpus_id: str, capsys) -> None:
-    rc, out = run_cli(capsys, "--home", str(home.root), "tokenizer", "build", "--corpus-version", corpus_id,
-                      "--vocab-size", "300", "--json")
+    rc, out = run_cli(
+        capsys,
+        "--home",
+        str(home.root),
+        "tokenizer",
+        "build",
+        "--corpus-version",
+        corpus_id,
+        "--vocab-size",
+        "300",
+        "--json",
+    )
     built = json.loads(out)
     assert rc == 0 and built["vocab_size"] <= 300 and built["meta"]["corpus_id"] == corpus_id
     tid = built["tokenizer_id"]
-    rc, out = run_cli(capsys, "--home", str(home.root), "tokenize", "--corpus-version", corpus_id,
-                      "--tokenizer", tid[:6], "--json")
+    rc, out = run_cli(
+        capsys, "--home", str(home.root), "tokenize", "--corpus-version", corpus_id, "--tokenizer", tid[:6], "--json"
+    )
     ds = json.loads(out)
     assert rc == 0 and ds["manifest"]["tokenizer_id"] == tid and ds["manifest"]["splits"]["train"]["n_tokens"] > 0
 
@@ -52,11 +63,20 @@ def test_build_tokenize_encode_decode(home, corpus_id: str, capsys) -> None:
     enc = json.loads(out)
     assert b"".join(bytes.fromhex(h) for h in enc["piece_bytes"]) == text.encode()
     assert " the" in enc["pieces"] and " reads" in enc["pieces"]  # merges learned from the corpus
-    rc, out = run_cli(capsys, "--home", str(home.root), "tokenizer", "decode", "--tokenizer", tid,
-                      ",".join(map(str, enc["ids"])))
+    rc, out = run_cli(
+        capsys, "--home", str(home.root), "tokenizer", "decode", "--tokenizer", tid, ",".join(map(str, enc["ids"]))
+    )
     assert rc == 0 and out == text + "\n"
-    rc, out = run_cli(capsys, "--home", str(home.root), "tokenizer", "encode", "--tokenizer",
-                      str(home.tokenizers / tid / "tokenizer.json"), text)
+    rc, out = run_cli(
+        capsys,
+        "--home",
+        str(home.root),
+        "tokenizer",
+        "encode",
+        "--tokenizer",
+        str(home.tokenizers / tid / "tokenizer.json"),
+        text,
+    )
     assert rc == 0 and f"{len(enc['ids'])} tokens" in out
 
 

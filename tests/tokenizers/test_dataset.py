@@ -39,7 +39,7 @@ def test_shards_hold_documents_separated_by_eot(corpus, art, tmp_path: Path) -> 
         assert ds.n_bytes(split) == sum(len(t.encode("utf-8")) for t in texts)
         starts = ds.doc_starts(split)[0]
         assert len(starts) == len(texts) and ds.tokens(split)[starts[1] - 1] == tok.eot_id
-        assert tok.decode(ds.tokens(split)[starts[2]:starts[3] - 1]) == texts[2]
+        assert tok.decode(ds.tokens(split)[starts[2] : starts[3] - 1]) == texts[2]
 
 
 def test_small_shards_split_at_document_boundaries(corpus, art, tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_training_loader_reads_the_shards(corpus, art, tmp_path: Path) -> None:
     windows = sampler.windows(0, 8, slice(0, 8))
     shards = ds.shards("train")
     for row, s, o in zip(windows, shard, start):
-        assert np.array_equal(row, np.asarray(shards[s][o:o + 17], dtype=np.int64))
+        assert np.array_equal(row, np.asarray(shards[s][o : o + 17], dtype=np.int64))
     assert windows.max() < ds.vocab_size
 
 
@@ -160,8 +160,9 @@ def test_token_dataset_from_arrays_round_trips_and_rejects_out_of_range_ids(tmp_
     from arlm.tokenizers import TokenDataset, token_dataset_from_arrays
 
     train_ids, val_ids = np.arange(1000) % 70, np.arange(300) % 70
-    ds = token_dataset_from_arrays(tmp_path / "ds", {"train": train_ids, "val": val_ids}, vocab_size=70,
-                                   eot_id=0, pad_id=1, n_bytes={"val": 450})
+    ds = token_dataset_from_arrays(
+        tmp_path / "ds", {"train": train_ids, "val": val_ids}, vocab_size=70, eot_id=0, pad_id=1, n_bytes={"val": 450}
+    )
     again = TokenDataset.open(tmp_path / "ds")
     again.verify()
     assert again.dtype == np.uint16 and again.vocab_size == 70

@@ -19,8 +19,7 @@ from .conftest import make_docs
 @pytest.fixture(scope="module")
 def trained(module_corpus, tmp_path_factory) -> Path:
     """tokenizer.json of a small byte-level BPE, as ``build_tokenizer`` writes it."""
-    art = build_tokenizer(TokenizerConfig(kind="bpe", vocab_size=400), module_corpus,
-                          tmp_path_factory.mktemp("bpe"))
+    art = build_tokenizer(TokenizerConfig(kind="bpe", vocab_size=400), module_corpus, tmp_path_factory.mktemp("bpe"))
     return Path(art.path) / "tokenizer.json"
 
 
@@ -91,15 +90,17 @@ def test_the_notice_goes_where_the_caller_says(trained) -> None:
     assert len(heard) == 1 and "not in merge order" in heard[0]
 
 
-@pytest.mark.parametrize("merges, vocab, says", [
-    ([["a", "b"], ["ab", "c"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, None),
-    ([["a", "b"], ["ab", "c"]], {"a": 0, "b": 1, "c": 2, "ab": 4, "abc": 3}, "not above"),
-    (["a b", "ab c"], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, None),  # the older "a b" form
-    ([["a", "b"], ["a", "bc"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, "not in the vocabulary"),
-    ([["a", "b"], ["ab", "c"], ["a", "bc"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 5, "abc": 4},
-     "again"),
-    ([["a", "b"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4}, "made by no merge"),
-])
+@pytest.mark.parametrize(
+    "merges, vocab, says",
+    [
+        ([["a", "b"], ["ab", "c"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, None),
+        ([["a", "b"], ["ab", "c"]], {"a": 0, "b": 1, "c": 2, "ab": 4, "abc": 3}, "not above"),
+        (["a b", "ab c"], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, None),  # the older "a b" form
+        ([["a", "b"], ["a", "bc"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4}, "not in the vocabulary"),
+        ([["a", "b"], ["ab", "c"], ["a", "bc"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 5, "abc": 4}, "again"),
+        ([["a", "b"]], {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4}, "made by no merge"),
+    ],
+)
 def test_rank_order_problem_names_the_first_broken_merge(merges, vocab, says) -> None:
     problem = rank_order_problem(merges, vocab)
     assert problem is None if says is None else says in problem

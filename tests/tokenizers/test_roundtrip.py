@@ -13,14 +13,41 @@ from arlm.tokenizers import EOT, PAD, TokenizerConfig, build_tokenizer, load_tok
 from .conftest import WORDS
 
 KINDS = ("bpe", "bpe-gpt2", "char", "bytes")
-CONFIGS = {"bpe": TokenizerConfig(kind="bpe", vocab_size=600),
-           "bpe-gpt2": TokenizerConfig(kind="bpe", vocab_size=600, pattern="gpt2"),
-           "char": TokenizerConfig(kind="char"), "bytes": TokenizerConfig(kind="bytes")}
+CONFIGS = {
+    "bpe": TokenizerConfig(kind="bpe", vocab_size=600),
+    "bpe-gpt2": TokenizerConfig(kind="bpe", vocab_size=600, pattern="gpt2"),
+    "char": TokenizerConfig(kind="char"),
+    "bytes": TokenizerConfig(kind="bytes"),
+}
 
 # Arbitrary Unicode (hypothesis excludes lone surrogates, which UTF-8 cannot hold), plus text
 # salted with the pieces that stress the tokenizers: specials, whitespace runs, code, multi-byte.
-SALT = st.sampled_from(list(WORDS) + [" " + w for w in WORDS] + [EOT, PAD, "<|", "|>", "\n\n", "    ", " \t", "\r\n", "def ", "'s", "'ll", "éé",
-                        "東京", "🙂", "\u200d", "\x00", "<0x41>", "  x", "123", " 45"])
+SALT = st.sampled_from(
+    list(WORDS)
+    + [" " + w for w in WORDS]
+    + [
+        EOT,
+        PAD,
+        "<|",
+        "|>",
+        "\n\n",
+        "    ",
+        " \t",
+        "\r\n",
+        "def ",
+        "'s",
+        "'ll",
+        "éé",
+        "東京",
+        "🙂",
+        "\u200d",
+        "\x00",
+        "<0x41>",
+        "  x",
+        "123",
+        " 45",
+    ]
+)
 TEXT = st.one_of(st.text(), st.lists(st.one_of(SALT, st.text(max_size=5)), max_size=20).map("".join))
 
 
@@ -70,7 +97,7 @@ def test_bpe_learns_merges_and_bytes_is_one_token_per_byte(tokenizers_by_kind) -
 def test_char_falls_back_to_bytes_for_unseen_characters(tokenizers_by_kind) -> None:
     tok = tokenizers_by_kind["char"]
     assert len(tok.encode("the")) == 3  # seen characters: one token each
-    unseen = "\U0001F99C"  # not in the corpus: its 4 UTF-8 bytes
+    unseen = "\U0001f99c"  # not in the corpus: its 4 UTF-8 bytes
     assert [tok.token_bytes(i) for i in tok.encode(unseen)] == [bytes([b]) for b in unseen.encode()]
 
 
@@ -85,7 +112,11 @@ def test_load_from_bare_json_infers_kind(tokenizers_by_kind, tmp_path: Path) -> 
         p = tmp_path / f"{kind}.json"
         p.write_text(tok.to_json_str(), encoding="utf-8")
         again = load_tokenizer(p)
-        assert again.kind == kind.split("-")[0] and again.encoder.name == tok.encoder.name and again.encode("héllo wörld") == tok.encode("héllo wörld")
+        assert (
+            again.kind == kind.split("-")[0]
+            and again.encoder.name == tok.encoder.name
+            and again.encode("héllo wörld") == tok.encode("héllo wörld")
+        )
 
 
 def test_decode_rejects_out_of_range_ids(tokenizers_by_kind) -> None:
@@ -101,6 +132,7 @@ def test_patterns_cut_whitespace_runs_differently(tokenizers_by_kind) -> None:
     fast = [b for _, b in tokenizers_by_kind["bpe"].pieces(text)]
     gpt2 = [b for _, b in tokenizers_by_kind["bpe-gpt2"].pieces(text)]
     assert b"".join(fast) == b"".join(gpt2) == text.encode()
+
     def token_starting_return(pieces: list[bytes]) -> bytes:
         return next(b for b in pieces if b.lstrip(b" ").startswith(b"r"))
 

@@ -17,9 +17,20 @@ from training.token_fixture import make_dataset
 
 pytestmark = pytest.mark.slow  # ~40 s on the shared 2-core machine: two spawned processes import torch
 
-CFG = dict(model="gpt", model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0),
-           batch_size=8, block_size=16, lr=1e-2, warmup_steps=0, max_steps=6, log_interval=1,
-           eval_interval=3, eval_batches=2, checkpoint_interval=3, seed=11)
+CFG = dict(
+    model="gpt",
+    model_overrides=dict(n_layer=1, n_head=2, n_embd=32, dropout=0.0),
+    batch_size=8,
+    block_size=16,
+    lr=1e-2,
+    warmup_steps=0,
+    max_steps=6,
+    log_interval=1,
+    eval_interval=3,
+    eval_batches=2,
+    checkpoint_interval=3,
+    seed=11,
+)
 
 
 @pytest.mark.parametrize("eval_full", [False, True], ids=["sampled-eval", "full-split-eval"])

@@ -18,10 +18,9 @@ COMMANDS = ("pipeline", "train", "compare")
 
 
 def _params(argv: list[str]):
-    from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
-
     from arlm.cli.main import build_parser
     from arlm.cli.pipeline_cmds import params_from_args
+    from arlm_flows.params import CompareParams, PipelineParams, TrainFlowParams
 
     args = build_parser().parse_args(argv)
     cls = {"pipeline": PipelineParams, "train": TrainFlowParams, "compare": CompareParams}[argv[0]]
@@ -32,7 +31,9 @@ def _subparser(command: str):
     from arlm.cli.main import build_parser
 
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command" or hasattr(a, "choices") and command in (a.choices or {}))
+    sub = next(
+        a for a in parser._actions if a.dest == "command" or hasattr(a, "choices") and command in (a.choices or {})
+    )
     return sub.choices[command]
 
 
@@ -87,8 +88,21 @@ def test_changing_one_default_in_train_config_changes_cli_help_and_flow_schema(t
 def test_config_file_then_options_then_set(tmp_path):
     f = tmp_path / "run.yaml"
     f.write_text("max_steps: 7\nlr: 0.003\nwarmup-steps: 5\nmodel_overrides: {n_layer: 2}\noptimizer: adamw\n")
-    p = _params(["pipeline", "--config", str(f), "--lr", "0.004", "--set", "model_overrides.n_head=2",
-                 "--set", "betas=[0.8, 0.9]", "--set", "max_seconds=none"])
+    p = _params(
+        [
+            "pipeline",
+            "--config",
+            str(f),
+            "--lr",
+            "0.004",
+            "--set",
+            "model_overrides.n_head=2",
+            "--set",
+            "betas=[0.8, 0.9]",
+            "--set",
+            "max_seconds=none",
+        ]
+    )
     cfg = p.train_config()
     assert (cfg.max_steps, cfg.lr, cfg.warmup_steps, cfg.optimizer) == (7, 0.004, 5, "adamw")
     assert cfg.model_overrides == {"n_layer": 2, "n_head": 2} and cfg.betas == (0.8, 0.9)
@@ -121,8 +135,12 @@ def test_bad_config_file_exits_non_zero_before_any_work(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("warmup_stepz: 3\n")
     home = tmp_path / "home"
-    proc = subprocess.run([sys.executable, "-m", "arlm.cli.main", "--home", str(home), "pipeline", "--config", str(f)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arlm.cli.main", "--home", str(home), "pipeline", "--config", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "unknown parameter 'warmup_stepz'; did you mean warmup_steps" in proc.stderr
     assert not home.exists()

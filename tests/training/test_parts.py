@@ -13,8 +13,11 @@ from arlm.training.optim import ChainedOptimizer, Muon, build_optimizer, hidden_
 from arlm.training.sampler import RankBatches, WindowSampler
 from arlm.training.schedule import lr_at
 
-SHARDS = [np.arange(0, 100, dtype=np.uint16), np.arange(1000, 1050, dtype=np.uint16),
-          np.arange(2000, 2010, dtype=np.uint16)]  # the last is too short for block 16
+SHARDS = [
+    np.arange(0, 100, dtype=np.uint16),
+    np.arange(1000, 1050, dtype=np.uint16),
+    np.arange(2000, 2010, dtype=np.uint16),
+]  # the last is too short for block 16
 
 
 def batches(rank, world, accum=1, global_batch=8):
@@ -123,8 +126,14 @@ def test_chained_optimizer_state_round_trips_into_a_fresh_one():
         for name, value in entry.items():
             assert torch.equal(torch.as_tensor(value), torch.as_tensor(again["state"][idx][name]))
     with pytest.raises(ValueError, match="does not match"):
-        other = build_optimizer(build_model("gpt", 64, 16, n_layer=2, n_head=2, n_embd=16), 1e-2, 0.1,
-                                (0.9, 0.95), torch.device("cpu"), "muon")
+        other = build_optimizer(
+            build_model("gpt", 64, 16, n_layer=2, n_head=2, n_embd=16),
+            1e-2,
+            0.1,
+            (0.9, 0.95),
+            torch.device("cpu"),
+            "muon",
+        )
         other.load_state_dict(sd)
 
 
@@ -138,7 +147,7 @@ def test_one_muon_step_is_decay_then_the_orthogonalised_nesterov_direction_at_un
     opt = Muon([w], lr=lr, momentum=mu, weight_decay=wd, lr_ratio=ratio)
     opt.step()
     # first step: buffer = g, Nesterov direction = g + mu * g, orthogonalised (scale-free)
-    expected = before * (1 - lr * ratio * wd) - lr * ratio * 48 ** 0.5 * orthogonalise((1 + mu) * g)
+    expected = before * (1 - lr * ratio * wd) - lr * ratio * 48**0.5 * orthogonalise((1 + mu) * g)
     assert torch.allclose(w.detach(), expected, atol=1e-6)
     step = (w.detach() - before * (1 - lr * ratio * wd)) / (lr * ratio)
     assert step.pow(2).mean().sqrt().item() == pytest.approx(1.0, abs=0.25)  # unit RMS before lr

@@ -19,8 +19,11 @@ def test_the_run_id_is_a_function_of_name_config_and_dataset():
     base = run_base_id("arlm-gpt", cfg, "ds1")
     assert base == run_base_id("arlm-gpt", TrainConfig(max_steps=100), "ds1")
     assert base.startswith("arlm-gpt-") and len(base) == len("arlm-gpt-") + 10
-    others = {run_base_id("arlm-gpt", TrainConfig(max_steps=101), "ds1"),
-              run_base_id("arlm-gpt", cfg, "ds2"), run_base_id("other", cfg, "ds1")}
+    others = {
+        run_base_id("arlm-gpt", TrainConfig(max_steps=101), "ds1"),
+        run_base_id("arlm-gpt", cfg, "ds2"),
+        run_base_id("other", cfg, "ds1"),
+    }
     assert base not in others and len(others) == 3
 
 
@@ -47,9 +50,11 @@ def test_auto_resumes_the_unfinished_run_and_never_a_finished_or_live_one(tmp_pa
 def test_a_sigkilled_holder_leaves_its_run_resumable(tmp_path):
     runs = tmp_path / "runs"
     (runs / "r").mkdir(parents=True)
-    code = ("import fcntl, os, sys, time\n"
-            f"fd = os.open({str(runs / 'r' / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n")
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(runs / 'r' / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -70,9 +75,17 @@ def test_a_sigkilled_holder_leaves_its_run_resumable(tmp_path):
 def test_the_pipeline_output_says_what_stopped_the_training():
     from arlm.cli.pipeline_cmds import training_line
 
-    capped = training_line({"steps": 310, "wall_seconds": 60.2, "stopped_by": "max_seconds",
-                            "resumed_from_step": None, "run_id": "arlm-gpt-0123456789"})
+    capped = training_line(
+        {
+            "steps": 310,
+            "wall_seconds": 60.2,
+            "stopped_by": "max_seconds",
+            "resumed_from_step": None,
+            "run_id": "arlm-gpt-0123456789",
+        }
+    )
     assert "310 steps" in capped and "stopped by max_seconds" in capped and "time cap" in capped
-    full = training_line({"steps": 1200, "wall_seconds": 300, "stopped_by": "max_steps",
-                          "resumed_from_step": 400, "run_id": "r"})
+    full = training_line(
+        {"steps": 1200, "wall_seconds": 300, "stopped_by": "max_steps", "resumed_from_step": 400, "run_id": "r"}
+    )
     assert "stopped by max_steps, resumed from step 400" in full and "time cap" not in full

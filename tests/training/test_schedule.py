@@ -18,16 +18,18 @@ def steps_schedule(total: int, warmup_steps: int = 100, fraction: float | None =
 
 def time_schedule(n_steps: int, warmup_steps: int = 100, fraction: float | None = 0.05) -> list[float]:
     """A time-only budget spent at a steady rate: step s starts at s / n_steps of the time."""
-    return [lr_at(s, LR, MIN_LR, warmup_steps, None, time_fraction=s / n_steps, warmup_fraction=fraction)
-            for s in range(n_steps)]
+    return [
+        lr_at(s, LR, MIN_LR, warmup_steps, None, time_fraction=s / n_steps, warmup_fraction=fraction)
+        for s in range(n_steps)
+    ]
 
 
 def check_shape(lrs: list[float], max_jump: float) -> int:
     """Rises monotonically to LR, then falls monotonically to about MIN_LR, with no step larger
     than ``max_jump``; returns the index of the peak."""
     peak = lrs.index(max(lrs))
-    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1])), "warm-up is not monotone"
-    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:])), "decay is not monotone"
+    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1 : peak + 1])), "warm-up is not monotone"
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :])), "decay is not monotone"
     assert max(lrs) == pytest.approx(LR, rel=1e-3)
     jumps = [abs(b - a) for a, b in zip(lrs, lrs[1:])]
     assert max(jumps) <= max_jump, (max(jumps), jumps.index(max(jumps)))

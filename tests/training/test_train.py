@@ -34,9 +34,22 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def config(kind: str = "gpt", **changes) -> TrainConfig:
-    base = dict(model=kind, model_overrides=SMALL[kind], batch_size=8, block_size=16, lr=1e-2,
-                min_lr=1e-3, warmup_steps=2, max_steps=30, eval_interval=10, eval_batches=2,
-                checkpoint_interval=10, log_interval=5, seed=7, optimizer="adamw")
+    base = dict(
+        model=kind,
+        model_overrides=SMALL[kind],
+        batch_size=8,
+        block_size=16,
+        lr=1e-2,
+        min_lr=1e-3,
+        warmup_steps=2,
+        max_steps=30,
+        eval_interval=10,
+        eval_batches=2,
+        checkpoint_interval=10,
+        log_interval=5,
+        seed=7,
+        optimizer="adamw",
+    )
     base.update(changes)
     return TrainConfig(**base)
 
@@ -61,7 +74,7 @@ def test_every_kind_trains_and_its_validation_loss_falls(kind, dataset, tmp_path
 
 
 def _comparable(history):
-    drop = {"tokens_per_s", "tflops", "elapsed_s"}
+    drop = {"tokens_per_s", "tflops", "tflops_per_device", "mfu", "elapsed_s"}
     return [{k: v for k, v in h.items() if k not in drop} for h in history]
 
 
@@ -75,8 +88,15 @@ def test_stopped_and_resumed_run_is_bit_identical_to_uninterrupted(kind, optimiz
     after the checkpoint of step 9 (mid log interval: the running loss sum is restored too).
     With Muon the chained optimizer's momentum and AdamW moments both come back."""
     overrides = dict(SMALL[kind], dropout=0.2)
-    cfg = config(kind, model_overrides=overrides, max_steps=18, log_interval=2, eval_interval=4,
-                 checkpoint_interval=9, optimizer=optimizer)
+    cfg = config(
+        kind,
+        model_overrides=overrides,
+        max_steps=18,
+        log_interval=2,
+        eval_interval=4,
+        checkpoint_interval=9,
+        optimizer=optimizer,
+    )
     whole = train(cfg, dataset, tmp_path / "whole")
 
     def crash_after_step_9(metrics, checkpoint_dir):
@@ -98,8 +118,11 @@ def test_stopped_and_resumed_run_is_bit_identical_to_uninterrupted(kind, optimiz
     ob = load_file(str(resumed.latest_checkpoint / "optimizer.safetensors"))
     assert oa.keys() == ob.keys() and all(torch.equal(oa[k], ob[k]) for k in oa)
     names = {k.rsplit(".", 1)[1] for k in oa}
-    assert names == ({"momentum_buffer", "exp_avg", "exp_avg_sq", "step"} if optimizer == "muon"
-                     else {"exp_avg", "exp_avg_sq", "step"})
+    assert names == (
+        {"momentum_buffer", "exp_avg", "exp_avg_sq", "step"}
+        if optimizer == "muon"
+        else {"exp_avg", "exp_avg_sq", "step"}
+    )
 
 
 def test_resume_refuses_a_checkpoint_of_another_kind_or_config(dataset, tmp_path):
@@ -138,24 +161,27 @@ def test_interrupted_checkpoint_swap_keeps_the_previous_one(dataset, tmp_path):
     assert sorted(p.name for p in latest.parent.iterdir()) == ["best", "latest"]
 
 
-@pytest.mark.parametrize("changes,needle", [
-    (dict(lr=-1.0), "lr must be a positive"),
-    (dict(max_steps=0), "max_steps must be a positive"),
-    (dict(max_steps=None), "set a budget"),
-    (dict(max_seconds=-5.0), "max_seconds"),
-    (dict(max_tokens=0), "max_tokens"),
-    (dict(batch_size=6, grad_accum=4), "divisible"),
-    (dict(min_lr=1.0), "min_lr"),
-    (dict(block_size=50_000), "block_size 50000 needs more tokens"),
-    (dict(model="transformer"), "valid kinds"),
-    (dict(model="gpt/xl"), "valid presets"),
-    (dict(model_overrides={"n_embd": 30, "n_head": 4}), "divisible by n_head"),
-    (dict(dtype="float16"), "dtype"),
-    (dict(device="tpu"), "device"),
-    (dict(optimizer="sgd"), "optimizer must be one of"),
-    (dict(optimizer="muon", muon_momentum=1.0), "muon_momentum"),
-    (dict(optimizer="muon", muon_lr_ratio=0), "muon_lr_ratio"),
-])
+@pytest.mark.parametrize(
+    "changes,needle",
+    [
+        (dict(lr=-1.0), "lr must be a positive"),
+        (dict(max_steps=0), "max_steps must be a positive"),
+        (dict(max_steps=None), "set a budget"),
+        (dict(max_seconds=-5.0), "max_seconds"),
+        (dict(max_tokens=0), "max_tokens"),
+        (dict(batch_size=6, grad_accum=4), "divisible"),
+        (dict(min_lr=1.0), "min_lr"),
+        (dict(block_size=50_000), "block_size 50000 needs more tokens"),
+        (dict(model="transformer"), "valid kinds"),
+        (dict(model="gpt/xl"), "valid presets"),
+        (dict(model_overrides={"n_embd": 30, "n_head": 4}), "divisible by n_head"),
+        (dict(dtype="float16"), "dtype"),
+        (dict(device="tpu"), "device"),
+        (dict(optimizer="sgd"), "optimizer must be one of"),
+        (dict(optimizer="muon", muon_momentum=1.0), "muon_momentum"),
+        (dict(optimizer="muon", muon_lr_ratio=0), "muon_lr_ratio"),
+    ],
+)
 def test_bad_configs_are_rejected_before_training(changes, needle, dataset, tmp_path):
     cfg = config("gpt", **changes)
     with pytest.raises(ConfigError, match=needle):
@@ -187,8 +213,7 @@ def test_early_stopping_after_patience_evaluations_without_progress(dataset, tmp
 def test_token_and_time_budgets(dataset, tmp_path):
     by_tokens = train(config("gpt", max_steps=None, max_tokens=8 * 16 * 5 + 1), dataset, tmp_path / "t")
     assert by_tokens.steps == 6 and by_tokens.stopped_by == "max_tokens"
-    by_time = train(config("gpt", max_steps=None, max_seconds=1.5, eval_interval=1000),
-                    dataset, tmp_path / "s")
+    by_time = train(config("gpt", max_steps=None, max_seconds=1.5, eval_interval=1000), dataset, tmp_path / "s")
     assert by_time.stopped_by == "max_seconds" and by_time.steps >= 1
     assert 1.5 <= by_time.elapsed_s < 30
     assert by_time.final_val_loss is not None  # the end always evaluates and checkpoints
@@ -203,8 +228,12 @@ def test_bf16_autocast_training_on_cpu(dataset, tmp_path):
 
 def test_reporter_sees_every_kind_of_event(dataset, tmp_path):
     calls = []
-    train(config("gpt", max_steps=10, log_interval=2, eval_interval=5, checkpoint_interval=4),
-          dataset, tmp_path / "run", reporter=lambda m, c: calls.append((dict(m), c)))
+    train(
+        config("gpt", max_steps=10, log_interval=2, eval_interval=5, checkpoint_interval=4),
+        dataset,
+        tmp_path / "run",
+        reporter=lambda m, c: calls.append((dict(m), c)),
+    )
     kinds = [m["kind"] for m, _ in calls]
     assert set(kinds) == {"train", "eval", "checkpoint", "final"} and kinds[-1] == "final"
     assert [m["step"] for m, _ in calls if m["kind"] in ("train", "eval")] == [2, 4, 5, 6, 8, 10]
@@ -237,7 +266,9 @@ def test_compiled_model_trains_like_eager(dataset, tmp_path):
     kw = dict(max_steps=4, log_interval=1, eval_interval=2, warmup_steps=0)
     eager = train(config("gpt", **kw), dataset, tmp_path / "eager")
     compiled = train(config("gpt", compile=True, compile_backend="aot_eager", **kw), dataset, tmp_path / "c")
-    assert [h["train_loss"] for h in compiled.history] == pytest.approx([h["train_loss"] for h in eager.history], abs=1e-6)
+    assert [h["train_loss"] for h in compiled.history] == pytest.approx(
+        [h["train_loss"] for h in eager.history], abs=1e-6
+    )
     assert compiled.final_val_loss == pytest.approx(eager.final_val_loss, abs=1e-6)
     # checkpoints hold the plain model's names, not torch.compile's "_orig_mod." prefix
     assert load_model(compiled.latest_checkpoint).kind == "gpt"
@@ -249,11 +280,13 @@ def test_full_evaluation_scores_the_whole_validation_split_exactly(dataset, tmp_
     from arlm.evaluation import evaluate_tokens
     from arlm.tokenizers import TokenDataset
 
-    result = train(config("gpt", max_steps=6, eval_full=True, batch_size=8), dataset, tmp_path / "run")
+    result = train(config("gpt", max_steps=6, eval_full=True, batch_size=8, block_size=24), dataset, tmp_path / "run")
     model = load_model(result.latest_checkpoint)
-    val = TokenDataset.open(dataset).tokens("val")
-    assert (len(val) - 1) % 16, "the fixture should leave a shorter tail window"
-    exact = evaluate_tokens(model, val, n_bytes=len(val), block_size=16, batch_size=8)
+    ds = TokenDataset.open(dataset)
+    val = ds.tokens("val")
+    assert len(val) % 24, "the fixture should leave a shorter tail window"
+    # every token scored, the first from the end-of-text before the split's first document
+    exact = evaluate_tokens(model, val, n_bytes=len(val), block_size=24, batch_size=8, bos_id=ds.manifest["eot_id"])
     assert result.final_val_loss == pytest.approx(exact["loss"], rel=1e-5)
     sampled = train(config("gpt", max_steps=6), dataset, tmp_path / "sampled").final_val_loss
     assert sampled != pytest.approx(result.final_val_loss, rel=1e-7)  # a different estimate
@@ -266,12 +299,22 @@ def test_eval_reports_bits_per_byte_and_train_reports_mfu_against_a_peak(tmp_pat
     from training.token_fixture import pattern_tokens
 
     tokens = pattern_tokens(12000, VOCAB)
-    data = token_dataset_from_arrays(tmp_path / "ds", {"train": tokens[:10000], "val": tokens[10000:]},
-                                     vocab_size=VOCAB, eot_id=0, pad_id=1, n_bytes={"val": 4000}).path
+    data = token_dataset_from_arrays(
+        tmp_path / "ds",
+        {"train": tokens[:10000], "val": tokens[10000:]},
+        vocab_size=VOCAB,
+        eot_id=0,
+        pad_id=1,
+        n_bytes={"val": 4000},
+    ).path
     monkeypatch.setenv("ARLM_PEAK_TFLOPS", "0.5")
     calls = []
-    train(config("gpt", max_steps=10, log_interval=5, eval_interval=5), data, tmp_path / "run",
-          reporter=lambda m, c: calls.append(dict(m)))
+    train(
+        config("gpt", max_steps=10, log_interval=5, eval_interval=5),
+        data,
+        tmp_path / "run",
+        reporter=lambda m, c: calls.append(dict(m)),
+    )
     evals = [m for m in calls if m["kind"] == "eval"]
     assert len(evals) == 2
     for m in evals:  # 2000 val tokens over 4000 bytes: 0.5 tokens per byte
@@ -280,8 +323,12 @@ def test_eval_reports_bits_per_byte_and_train_reports_mfu_against_a_peak(tmp_pat
     assert all(m["mfu"] == pytest.approx(m["tflops"] / 0.5) and m["mfu"] > 0 for m in trains)
     monkeypatch.delenv("ARLM_PEAK_TFLOPS")
     cpu_calls = []
-    train(config("gpt", max_steps=5, log_interval=5), data, tmp_path / "cpu",
-          reporter=lambda m, c: cpu_calls.append(dict(m)))
+    train(
+        config("gpt", max_steps=5, log_interval=5),
+        data,
+        tmp_path / "cpu",
+        reporter=lambda m, c: cpu_calls.append(dict(m)),
+    )
     assert not any("mfu" in m for m in cpu_calls)  # no known peak for a CPU
     assert np.isfinite([m["val_bits_per_byte"] for m in cpu_calls if m["kind"] == "eval"]).all()
 
@@ -317,11 +364,23 @@ def test_resume_refuses_another_optimizer_and_takes_the_new_muon_settings(datase
 def test_time_interval_checkpoint_resumes_bit_identical(dataset, tmp_path):
     """checkpoint_seconds alone (the step interval never fires): a crash right after the
     time-triggered checkpoint of step 7 (mid log interval) resumes to the uninterrupted weights."""
-    cfg = config("gpt", model_overrides=dict(SMALL["gpt"], dropout=0.2), max_steps=12, log_interval=2,
-                 eval_interval=4, checkpoint_interval=10_000, checkpoint_seconds=1e-6, optimizer="muon")
+    cfg = config(
+        "gpt",
+        model_overrides=dict(SMALL["gpt"], dropout=0.2),
+        max_steps=12,
+        log_interval=2,
+        eval_interval=4,
+        checkpoint_interval=10_000,
+        checkpoint_seconds=1e-6,
+        optimizer="muon",
+    )
     seen: list[int] = []
-    whole = train(cfg, dataset, tmp_path / "whole",
-                  reporter=lambda m, c: seen.append(m["step"]) if m["kind"] == "checkpoint" else None)
+    whole = train(
+        cfg,
+        dataset,
+        tmp_path / "whole",
+        reporter=lambda m, c: seen.append(m["step"]) if m["kind"] == "checkpoint" else None,
+    )
     assert seen == list(range(1, 13))  # every step is past a microsecond
 
     def crash_after_step_7(metrics, checkpoint_dir):
@@ -355,8 +414,14 @@ def test_a_short_slow_run_checkpoints_on_the_time_interval(dataset, tmp_path):
             if m["kind"] == "checkpoint":
                 steps.append(m["step"])
 
-        cfg = config("gpt", max_steps=10, log_interval=1, eval_interval=1000, checkpoint_interval=1000,
-                     checkpoint_seconds=seconds)
+        cfg = config(
+            "gpt",
+            max_steps=10,
+            log_interval=1,
+            eval_interval=1000,
+            checkpoint_interval=1000,
+            checkpoint_seconds=seconds,
+        )
         train(cfg, dataset, tmp_path / name, reporter=reporter)
         return steps
 
@@ -368,13 +433,21 @@ def test_a_short_slow_run_checkpoints_on_the_time_interval(dataset, tmp_path):
 def test_the_learning_rate_anneals_within_a_time_budget(dataset, tmp_path):
     """The issue's failure: a time budget no longer leaves the run in warm-up. The rate reaches
     lr early, falls smoothly, and ends near min_lr; under a step budget it ends at min_lr."""
-    cfg = config("gpt", max_steps=None, max_seconds=3.0, warmup_steps=10_000, log_interval=1,
-                 eval_interval=10_000, lr=1e-2, min_lr=1e-3)
+    cfg = config(
+        "gpt",
+        max_steps=None,
+        max_seconds=3.0,
+        warmup_steps=10_000,
+        log_interval=1,
+        eval_interval=10_000,
+        lr=1e-2,
+        min_lr=1e-3,
+    )
     lrs = [h["lr"] for h in train(cfg, dataset, tmp_path / "t").history]
     assert len(lrs) >= 10
     assert max(lrs) >= 0.9 * cfg.lr  # warm-up ended by time (5% of it), not after 10,000 steps
     peak = lrs.index(max(lrs))
-    assert all(a >= b - 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # then only down
+    assert all(a >= b - 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1 :]))  # then only down
     assert lrs[-1] < cfg.min_lr + 0.25 * (cfg.lr - cfg.min_lr)
     by_steps = train(config("gpt", max_steps=20, log_interval=1, eval_interval=10_000), dataset, tmp_path / "s")
     assert by_steps.history[-1]["lr"] == pytest.approx(1e-3)  # the last step is at min_lr

@@ -29,8 +29,16 @@ def write_token_dataset(path: Path, splits: dict[str, list[np.ndarray]], vocab_s
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     dtype = np.dtype("uint16" if vocab_size <= 65535 else "uint32")
-    manifest = {"id": path.name, "tokenizer_id": "test", "corpus_id": "test", "dtype": dtype.name,
-                "vocab_size": vocab_size, "eot_id": 0, "pad_id": 1, "splits": {}}
+    manifest = {
+        "id": path.name,
+        "tokenizer_id": "test",
+        "corpus_id": "test",
+        "dtype": dtype.name,
+        "vocab_size": vocab_size,
+        "eot_id": 0,
+        "pad_id": 1,
+        "splits": {},
+    }
     for split, shards in splits.items():
         entries = []
         for i, arr in enumerate(shards):
@@ -39,21 +47,33 @@ def write_token_dataset(path: Path, splits: dict[str, list[np.ndarray]], vocab_s
             f.write_bytes(data)
             idx = f"{split}-{i:05d}.idx.npy"
             np.save(path / idx, np.array([0], dtype=np.int64))
-            entries.append({"file": f.name, "index": idx, "n_tokens": int(len(arr)), "n_docs": 1,
-                            "sha256": hashlib.sha256(data).hexdigest()})
-        manifest["splits"][split] = {"n_tokens": int(sum(len(a) for a in shards)),
-                                     "n_bytes": int(sum(len(a) for a in shards)) * 3,
-                                     "n_docs": len(shards), "shards": entries}
+            entries.append(
+                {
+                    "file": f.name,
+                    "index": idx,
+                    "n_tokens": int(len(arr)),
+                    "n_docs": 1,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            )
+        manifest["splits"][split] = {
+            "n_tokens": int(sum(len(a) for a in shards)),
+            "n_bytes": int(sum(len(a) for a in shards)) * 3,
+            "n_docs": len(shards),
+            "shards": entries,
+        }
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return path
 
 
-def make_dataset(path: Path, vocab_size: int = 48, n_train: int = 20000, n_val: int = 4000,
-                 train_shards: int = 2) -> Path:
+def make_dataset(
+    path: Path, vocab_size: int = 48, n_train: int = 20000, n_val: int = 4000, train_shards: int = 2
+) -> Path:
     tokens = pattern_tokens(n_train + n_val, vocab_size)
     train = np.array_split(tokens[:n_train], train_shards)
-    return write_token_dataset(path, {"train": list(train), "val": [tokens[n_train:]],
-                                      "test": [tokens[n_train:]]}, vocab_size)
+    return write_token_dataset(
+        path, {"train": list(train), "val": [tokens[n_train:]], "test": [tokens[n_train:]]}, vocab_size
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -26,23 +26,37 @@ FLOWS_ALIASES = ("flows",)  # ...and is importable as `flows` from a checkout's 
 # belongs to the layer of the longest name listed that is it or a package holding it, so a module
 # can sit apart from its package, with the reason beside it. `arlm` stands for arlm/__init__.py only.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("arlm", "arlm.errors", "arlm.defaults", "arlm.lazy", "arlm.home", "arlm.versioning",
-                    "arlm.options",
-                    "arlm.infra.procs",  # process utilities (psutil): the tracker and the Ray launcher use them
-                    "arlm.evaluation.checks")),  # finite-metric checks (standard library): the catalog uses them
+    (
+        "foundation",
+        (
+            "arlm",
+            "arlm.errors",
+            "arlm.defaults",
+            "arlm.lazy",
+            "arlm.home",
+            "arlm.versioning",
+            "arlm.options",
+            "arlm.infra.procs",  # process utilities (psutil): the tracker and the Ray launcher use them
+            "arlm.evaluation.checks",
+        ),
+    ),  # finite-metric checks (standard library): the catalog uses them
     ("data", ("arlm.data", "arlm.tokenizers", "arlm.catalog")),
     ("models", ("arlm.models",)),
     ("generation", ("arlm.generation",)),
     ("evaluation", ("arlm.evaluation",)),
     ("training", ("arlm.training", "arlm.hf", "arlm.translation")),
     ("registry", ("arlm.registry",)),
-    ("stages", ("arlm.stages",
-                "arlm.hf.stages",  # import, export and fine-tune as stages
-                "arlm.catalog.rebuild")),  # rebuilds the catalog from what every stage left, MLflow's registry too
+    (
+        "stages",
+        (
+            "arlm.stages",
+            "arlm.hf.stages",  # import, export and fine-tune as stages
+            "arlm.catalog.rebuild",
+        ),
+    ),  # rebuilds the catalog from what every stage left, MLflow's registry too
     ("infra", ("arlm.infra",)),
     ("flows", (FLOWS,)),
-    ("cli", ("arlm.cli",
-             "arlm.infra.__main__")),  # `python -m arlm.infra`: a command line of its own
+    ("cli", ("arlm.cli", "arlm.infra.__main__")),  # `python -m arlm.infra`: a command line of its own
 )
 
 # Where each service may be imported at all (module or package prefixes; flows/ may import Prefect).
@@ -57,9 +71,17 @@ MODULE_LEVEL_SERVICE_OK = {("arlm.registry.pyfunc_model", "mlflow")}  # the file
 # The training core runs on a bare GPU image (torch, numpy, safetensors): importing any of these
 # modules must not import a service, directly or through the arlm modules it imports at module level
 # (tests/training/test_core_without_services.py checks the same by running it).
-CORE = ("arlm.models", "arlm.generation", "arlm.training.loop", "arlm.training.checkpoint",
-        "arlm.training.sampler", "arlm.training.schedule", "arlm.training.optim", "arlm.training.config",
-        "arlm.tokenizers.dataset")
+CORE = (
+    "arlm.models",
+    "arlm.generation",
+    "arlm.training.loop",
+    "arlm.training.checkpoint",
+    "arlm.training.sampler",
+    "arlm.training.schedule",
+    "arlm.training.optim",
+    "arlm.training.config",
+    "arlm.tokenizers.dataset",
+)
 NOT_IN_CORE = ("prefect", "ray", "mlflow", "duckdb", "pydantic")
 
 
@@ -109,8 +131,15 @@ class _Collector(ast.NodeVisitor):
         self.found: list[Import] = []
 
     def _add(self, node: ast.AST, target: str) -> None:
-        self.found.append(Import(self.module, _known(target), f"{self.path.relative_to(ROOT)}:{node.lineno}",
-                                 self.depth == 0, self.typing > 0))
+        self.found.append(
+            Import(
+                self.module,
+                _known(target),
+                f"{self.path.relative_to(ROOT)}:{node.lineno}",
+                self.depth == 0,
+                self.typing > 0,
+            )
+        )
 
     def _function(self, node: ast.AST) -> None:
         self.depth += 1
@@ -185,8 +214,10 @@ def _prefixed(module: str, prefixes: tuple[str, ...]) -> bool:
 
 def test_every_module_has_a_layer() -> None:
     missing = sorted(m for m in MODULES if layer_of(m) is None)
-    assert not missing, ("modules in no layer; add them (or their package) to LAYERS in "
-                         f"tests/unit/test_layers.py and docs/architecture.md: {missing}")
+    assert not missing, (
+        "modules in no layer; add them (or their package) to LAYERS in "
+        f"tests/unit/test_layers.py and docs/architecture.md: {missing}"
+    )
 
 
 def test_no_import_cycles() -> None:
@@ -209,10 +240,16 @@ def test_lower_layers_never_import_higher_ones() -> None:
             continue
         low, high = layer_of(imp.importer), layer_of(imp.target)
         if low is not None and high is not None and high > low:
-            bad.append(f"{imp.where}: {imp.importer} ({LAYERS[low][0]}) imports {imp.target} "
-                       f"({LAYERS[high][0]}, a higher layer)")
-    assert not bad, "upward imports (layers, lowest first: " + " < ".join(n for n, _ in LAYERS) + "):\n" + \
-        "\n".join(sorted(set(bad)))
+            bad.append(
+                f"{imp.where}: {imp.importer} ({LAYERS[low][0]}) imports {imp.target} "
+                f"({LAYERS[high][0]}, a higher layer)"
+            )
+    assert not bad, (
+        "upward imports (layers, lowest first: "
+        + " < ".join(n for n, _ in LAYERS)
+        + "):\n"
+        + "\n".join(sorted(set(bad)))
+    )
 
 
 def test_services_are_imported_only_where_the_docs_say() -> None:
@@ -222,12 +259,19 @@ def test_services_are_imported_only_where_the_docs_say() -> None:
         if service not in SERVICE_USERS:
             continue
         if not _prefixed(imp.importer, SERVICE_USERS[service]):
-            bad.append(f"{imp.where}: {imp.importer} imports {imp.target}; only "
-                       f"{', '.join(SERVICE_USERS[service])} may")
-        elif (imp.module_level and not imp.typing_only and imp.importer.startswith("arlm.")
-              and (imp.importer, service) not in MODULE_LEVEL_SERVICE_OK):
-            bad.append(f"{imp.where}: {imp.importer} imports {imp.target} at module level; import it "
-                       "inside the function that needs it")
+            bad.append(
+                f"{imp.where}: {imp.importer} imports {imp.target}; only {', '.join(SERVICE_USERS[service])} may"
+            )
+        elif (
+            imp.module_level
+            and not imp.typing_only
+            and imp.importer.startswith("arlm.")
+            and (imp.importer, service) not in MODULE_LEVEL_SERVICE_OK
+        ):
+            bad.append(
+                f"{imp.where}: {imp.importer} imports {imp.target} at module level; import it "
+                "inside the function that needs it"
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -244,8 +288,7 @@ def test_the_training_core_loads_no_service() -> None:
             module = todo.pop()
             for imp in by_importer.get(module, []):
                 if imp.target.split(".")[0] in NOT_IN_CORE:
-                    bad.append(f"{imp.where}: importing {root} imports {imp.target} "
-                               f"(via {' -> '.join(chain[module])})")
+                    bad.append(f"{imp.where}: importing {root} imports {imp.target} (via {' -> '.join(chain[module])})")
                 for nxt in _runs(imp):
                     if nxt not in chain:
                         chain[nxt] = chain[module] + [nxt]
@@ -256,8 +299,9 @@ def test_the_training_core_loads_no_service() -> None:
 def test_the_checker_sees_what_it_must() -> None:
     """The parser itself: function-level, relative and TYPE_CHECKING imports are all found."""
     found = {(i.importer, i.target): i for i in IMPORTS}
-    loop_to_eval = next(i for (a, b), i in found.items()
-                        if a == "arlm.training.loop" and b.startswith("arlm.evaluation"))
+    loop_to_eval = next(
+        i for (a, b), i in found.items() if a == "arlm.training.loop" and b.startswith("arlm.evaluation")
+    )
     assert not loop_to_eval.module_level
     assert found[("arlm.training.loop", "arlm.tokenizers")].typing_only
     assert layer_of("arlm") == 0 and layer_of("arlm.catalog.rebuild") > layer_of("arlm.registry.gate")

@@ -1,0 +1,68 @@
+"""Toy translation tasks for the seq2seq tests: copy or reverse sequences of symbol ids.
+
+Ids follow arlm's tokenizer layout: 0 = end of text (BOS and EOS), 1 = padding, 2.. symbols.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from arlm.models.seq2seq import build_seq2seq, make_batch
+
+VOCAB = 24
+PAD, BOS, EOS = 1, 0, 0
+
+SMALL = {
+    "transformer": (
+        "transformer-seq2seq",
+        {"d_model": 32, "n_head": 4, "n_encoder_layer": 2, "n_decoder_layer": 2, "d_ff": 64},
+    ),
+    "transformer-sinusoidal": (
+        "transformer-seq2seq",
+        {"d_model": 32, "n_head": 4, "n_encoder_layer": 1, "n_decoder_layer": 2, "d_ff": 64, "positions": "sinusoidal"},
+    ),
+    "lstm-luong": ("lstm-attn-seq2seq", {"n_embd": 32, "hidden_size": 32, "n_encoder_layer": 2, "n_decoder_layer": 2}),
+    "lstm-bahdanau": (
+        "lstm-attn-seq2seq",
+        {"n_embd": 32, "hidden_size": 48, "attention": "bahdanau", "tie_weights": False},
+    ),
+}
+CASES = list(SMALL)
+
+
+def sample_pairs(rng: random.Random, n: int, task: str = "reverse", lo: int = 3, hi: int = 10):
+    """``n`` (source, target) id lists: random symbols and their copy or reversal."""
+    out = []
+    for _ in range(n):
+        src = [rng.randint(2, VOCAB - 1) for _ in range(rng.randint(lo, hi))]
+        out.append((src, src[::-1] if task == "reverse" else list(src)))
+    return out
+
+
+def batch_for(task: str, size: int = 64, seed: int = 0):
+    """A ``batch_for_step`` callable: the pairs of step s come from Random((seed, s))."""
+
+    def batch(step: int):
+        pairs = sample_pairs(random.Random(f"{seed}:{step}"), size, task)
+        return make_batch([p[0] for p in pairs], [p[1] for p in pairs], PAD, BOS, EOS)
+
+    return batch
+
+
+def small_model(case: str, seed: int = 0, **overrides):
+    """A small model of ``case`` (see ``SMALL``), dropout off, limits of 24 tokens."""
+    spec, kw = SMALL[case]
+    torch.manual_seed(seed)
+    return build_seq2seq(spec, VOCAB, block_size=24, max_source_len=24, dropout=0.0, **{**kw, **overrides})
+
+
+def trained_model(case: str, steps: int = 40, task: str = "reverse"):
+    """``small_model(case)`` after a few steps on ``task``: outputs of varied length that end in EOS
+    (an untrained model's outputs are degenerate, which would make decoding tests vacuous)."""
+    from arlm.translation.train import train_seq2seq_steps
+
+    model = small_model(case)
+    train_seq2seq_steps(model, batch_for(task, 32), steps, lr=3e-3, warmup_steps=5, log_interval=steps)
+    return model.eval()
