@@ -94,14 +94,18 @@ def tokenize_stage(corpus_id: str, tokenizer_id: str, home: Home, progress: Prog
 # train -> evaluate -> register
 # --------------------------------------------------------------------------------------------
 def _dataset_lineage(home: Home, dataset_id: str) -> dict[str, str]:
-    from arlm.tokenizers import TokenDataset
+    from arlm.training.sampler import open_token_data
 
-    ds = TokenDataset.open(home.tokens / dataset_id)
-    return {
+    ds = open_token_data(home.tokens / dataset_id)
+    lineage = {
         "arlm.corpus_version": ds.manifest.get("corpus_id", ""),
         "arlm.tokenizer_version": ds.manifest.get("tokenizer_id", ""),
         "arlm.token_dataset_version": dataset_id,
     }
+    if ds.manifest.get("task") == "translation":  # sentence pairs: the source side's tokenizer too
+        lineage["arlm.task"] = "translation"
+        lineage["arlm.src_tokenizer_version"] = ds.manifest.get("src_tokenizer_id", "")
+    return lineage
 
 
 RUN_FILE = "run.json"  # written when a run starts: its MLflow run, config and dataset
@@ -223,14 +227,14 @@ def train_stage(
     a step budget the result is bit for bit the uninterrupted one. ``resume="never"`` starts
     afresh in a new folder.
     """
-    from arlm.models.registry import model_class, parse_spec
-    from arlm.tokenizers import TokenDataset
+    from arlm.models.registry import model_class
     from arlm.training.ray_launcher import RayOptions
+    from arlm.training.sampler import open_token_data
 
     ds_path = home.tokens / dataset_id
-    TokenDataset.open(ds_path)  # a missing or damaged dataset fails here, before any run folder
-    kind, _preset = parse_spec(train_cfg.model)
-    if not model_class(kind).trainable and ray_options.num_workers != 1:
+    open_token_data(ds_path)  # a missing or damaged dataset fails here, before any run folder
+    counting = not train_cfg.is_seq2seq and not model_class(train_cfg.kind).trainable
+    if counting and ray_options.num_workers != 1:
         ray_options = RayOptions(**{**asdict(ray_options), "num_workers": 1})  # counting: one worker
     ray_options.validate()
     train_cfg.validate(ds_path, world_size=ray_options.num_workers)  # before any worker starts

@@ -19,6 +19,7 @@ from arlm.errors import ConfigError
 from arlm.options import config_fields
 from arlm.tokenizers.config import TokenizerConfig
 from arlm.training.config import TrainConfig
+from arlm.translation.lake import PairIngestConfig
 
 # IngestConfig fields a user sets per corpus (the rest: how the ingest runs, chosen by the stage)
 INGEST_FIELDS = (
@@ -153,9 +154,48 @@ TrainParams = create_model(
 )
 
 
+# PairIngestConfig fields that --task translation adds; corpus, the split fractions, the split seed,
+# dedup, normalize, strip_control and encoding are IngestOptions' (same names, same meaning)
+PAIR_FIELDS = ("src_lang", "tgt_lang", "split_by", "max_chars", "max_ratio", "ratio_min_chars")
+PAIR_RENAME = {"max_chars": "pair_max_chars"}  # max_chars is the document limit of monolingual corpora
+PAIR_SHARED = ("corpus", "val_fraction", "test_fraction", "seed", "dedup", "normalize", "strip_control", "encoding")
+TASKS = ("language-model", "translation")
+DEFAULT_TRANSLATION_MODEL = "transformer-seq2seq/tiny"
+
+
+class _TranslationBase(_Params):
+    def pair_ingest_config(self) -> PairIngestConfig:
+        values = {name: getattr(self, PAIR_RENAME.get(name, name)) for name in PAIR_FIELDS}
+        values.update({name: getattr(self, INGEST_RENAME.get(name, name)) for name in PAIR_SHARED})
+        return PairIngestConfig(**values)
+
+
+TranslationOptions = create_model(
+    "TranslationOptions",
+    __base__=_TranslationBase,
+    __module__=__name__,
+    __doc__="How sentence pairs are read, cleaned and split (PairIngestConfig's fields), for --task translation.",
+    **config_fields(PairIngestConfig, include=PAIR_FIELDS, rename=PAIR_RENAME),
+    tokenizer_sides=(
+        Literal["joint", "separate"],
+        Field(
+            "joint",
+            description="translation: one BPE over both languages (one id space, shared embeddings) or "
+            "separate: one tokenizer per side.",
+        ),
+    ),
+    eval_num_beams=(int, Field(4, ge=1, le=64, description="translation: beam width of the test-set evaluation.")),
+    eval_max_pairs=(
+        int | None,
+        Field(None, ge=1, description="translation: translate at most this many test pairs (None: all of them)."),
+    ),
+)
+
+
 def option_sections() -> dict[str, str]:
     """The --help section of each parameter, by the config it comes from."""
     sections = {name: "corpus (IngestConfig)" for name in IngestOptions.model_fields}
+    sections.update({name: "translation (PairIngestConfig)" for name in TranslationOptions.model_fields})
     sections.update({name: "tokenizer (TokenizerConfig)" for name in TokenizerOptions.model_fields})
     sections.update({name: "launch (Ray Train)" for name in _TrainBase.model_fields})
     sections.update({name: "training (TrainConfig)" for name in TRAIN_FIELDS})
@@ -163,8 +203,22 @@ def option_sections() -> dict[str, str]:
     return sections
 
 
-class PipelineParams(TrainParams, TokenizerOptions, IngestOptions):
+class PipelineParams(TrainParams, TranslationOptions, TokenizerOptions, IngestOptions):
     name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name in MLflow.")
+    task: Literal["language-model", "translation"] = Field(
+        "language-model",
+        description="language-model: a corpus of documents, a decoder-only model, gated on test bits/byte; "
+        "translation: a parallel corpus (--corpus bible-en-es, FILE.tsv...), a seq2seq model (the default "
+        f"gpt/tiny becomes {DEFAULT_TRANSLATION_MODEL}), gated on test BLEU.",
+    )
+
+    def translation_train_config(self, **changes: Any) -> TrainConfig:
+        """The TrainConfig of --task translation: the LM default model becomes the seq2seq default;
+        any other language-model kind is refused by ``TrainConfig.model_config``."""
+        model = changes.pop("model", self.model)
+        if model == TrainConfig.__dataclass_fields__["model"].default:
+            model = DEFAULT_TRANSLATION_MODEL
+        return self.train_config(model=model, **changes)
 
     @field_validator("name")
     @classmethod

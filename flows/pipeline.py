@@ -35,6 +35,8 @@ def ray_options_from(p) -> Any:
 
 def train_config_from(p) -> Any:
     """The validated TrainConfig of flow parameters (a bad model spec fails here, before any work)."""
+    if getattr(p, "task", "language-model") == "translation":
+        return p.translation_train_config().validate()
     return p.train_config().validate()
 
 
@@ -50,7 +52,8 @@ def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:
     name="pipeline",
     flow_run_name=run_name_from("pipeline", "corpus", "model"),
     description="Ingest a corpus, build a tokenizer, tokenize, train with Ray Train, evaluate, "
-    "and register the model in MLflow (alias challenger; champion if it wins the gate).",
+    "and register the model in MLflow (alias challenger; champion if it wins the gate). "
+    "task=translation: a parallel corpus, a seq2seq model, BLEU/chrF on the test pairs, a BLEU gate.",
 )
 def pipeline(params: PipelineParams = PipelineParams()) -> dict[str, Any]:
     p = params
@@ -60,6 +63,14 @@ def pipeline(params: PipelineParams = PipelineParams()) -> dict[str, Any]:
     train_cfg = train_config_from(p)
     ray_options = ray_options_from(p)
     ray_options.validate()
+    if p.task == "translation":
+        from arlm_flows.translation import translation_pipeline
+
+        return translation_pipeline(p, train_cfg, ray_options)
+    if train_cfg.is_seq2seq:
+        from arlm.errors import ConfigError
+
+        raise ConfigError(f"model {train_cfg.model} is a translation model: run it with task=translation")
     cv, tok, ds = prepare_tokens(p, root)
     summary = train_task(
         train_cfg, ds["dataset_id"], ray_options, root, run_name=p.name, resume=getattr(p, "resume", None)

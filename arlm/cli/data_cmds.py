@@ -64,7 +64,8 @@ def ingest_config_from_args(args):
 
 def cmd_ingest(args) -> int:
     from arlm.catalog import Catalog
-    from arlm.data import ingest, report_text
+    from arlm.data import report_text
+    from arlm.data.ingest import ingest
 
     home = _home(args)
     cfg = ingest_config_from_args(args)

@@ -33,8 +33,9 @@ def preflight_train(params, models: list[str]) -> None:
     from arlm.catalog import Catalog
     from arlm.home import get_home
 
+    translation = getattr(params, "task", "language-model") == "translation"
     for model in models:
-        params.train_config(model=model).validate()
+        (params.translation_train_config if translation else params.train_config)(model=model).validate()
     Catalog.check_not_lost(get_home(params.home).catalog_path)
 
 
@@ -51,7 +52,31 @@ def preflight_corpus(params) -> None:
     from arlm.data.sources import plan_source
     from arlm.home import get_home
 
+    if getattr(params, "task", "language-model") == "translation":
+        preflight_pairs(params)
+        return
     plan_source(params.ingest_config(), get_home(params.home).cache / "downloads")
+
+
+def preflight_pairs(params) -> None:
+    """--task translation: a parallel corpus SPEC whose file or folder exists (or bible-en-es)."""
+    from arlm.data.config import IngestConfig
+    from arlm.errors import ConfigError, NotFoundError
+    from arlm.translation.lake import NAMED_PAIRS
+    from arlm.translation.pairs import parse_pairs_spec
+
+    cfg = params.pair_ingest_config()
+    if cfg.corpus in NAMED_PAIRS:
+        return
+    if cfg.corpus == IngestConfig.model_fields["corpus"].default:
+        raise ConfigError(
+            f"--task translation needs a parallel corpus, not {cfg.corpus!r}: give --corpus bible-en-es, "
+            "FILE.tsv (source<TAB>target), FILE.jsonl:SRC,TGT, FILE.csv:SRC,TGT, FILE.parquet:SRC,TGT or a folder "
+            "of line-aligned NAME.SRC_LANG/NAME.TGT_LANG files"
+        )
+    path, _fmt, _cols = parse_pairs_spec(cfg.corpus)
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file or folder (--corpus {cfg.corpus})")
 
 
 def add_parsers(sub) -> None:
@@ -95,6 +120,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
+    if out.get("task") == "translation":
+        print_translation_result(out, time.time() - t0)
+        return 0
     m, reg, tr = out["metrics"], out["registration"], out["train"]
     print()
     print(training_line(tr))
@@ -112,3 +140,24 @@ def run_pipeline(args: argparse.Namespace) -> int:
     print(f"total time:      {time.time() - t0:.0f} s")
     sys.stdout.flush()
     return 0
+
+
+def print_translation_result(out: dict, seconds: float) -> None:
+    m, reg, tr, cv = out["metrics"], out["registration"], out["train"], out["corpus"]
+    print()
+    print(training_line(tr))
+    print(
+        f"registered:      {reg['uri']}  (version {reg['version']}, "
+        f"{'champion' if reg['promoted'] else 'challenger only: ' + str(reg.get('reason') or 'the gate kept the champion')})"
+    )
+    print(
+        f"test {cv['src_lang']}->{cv['tgt_lang']}:    BLEU {m['bleu']:.2f}  chrF {m['chrf']:.2f}  ROUGE-L {m['rouge_l']:.3f}"
+        f"   copy-source baseline: BLEU {m['copy_bleu']:.2f}  chrF {m['copy_chrf']:.2f}"
+        f"   ({m.get('n_pairs', '?')} pairs, beam {m.get('num_beams', '?')})"
+    )
+    print(f"reference loss:  {m['loss']:.3f} nats/token, perplexity {m['perplexity']:.1f}")
+    print(f"signature:       {m.get('bleu_signature', '')}")
+    for src, hyp in list(zip(m.get("sample_sources", []), m.get("sample_outputs", [])))[:2]:
+        print(f"sample:          {src!r} -> {hyp!r}")
+    print(f"total time:      {seconds:.0f} s")
+    sys.stdout.flush()

@@ -161,8 +161,18 @@ class TrainConfig:
     @property
     def kind(self) -> str:
         from arlm.models.registry import parse_spec
+        from arlm.models.seq2seq import SEQ2SEQ_KINDS, SEQ2SEQ_PRESETS
 
+        if self.is_seq2seq:
+            return parse_spec(self.model, SEQ2SEQ_KINDS, SEQ2SEQ_PRESETS)[0]
         return parse_spec(self.model)[0]
+
+    @property
+    def is_seq2seq(self) -> bool:
+        """True for the encoder-decoder kinds (trained on a pair token dataset)."""
+        from arlm.models.seq2seq import is_seq2seq_kind
+
+        return isinstance(self.model, str) and is_seq2seq_kind(self.model.strip().partition("/")[0])
 
     # -- validation --------------------------------------------------------------------------
     def validate(self, token_dataset_path: str | os.PathLike | None = None, world_size: int = 1) -> TrainConfig:
@@ -171,13 +181,15 @@ class TrainConfig:
         With ``token_dataset_path`` it also checks the model against the data (vocabulary size,
         a context that fits in the train and validation splits)."""
         self._check_numbers(world_size)
-        vocab_size = 256
+        vocab_size, data = 256, None
         if token_dataset_path is not None:
             from arlm.training.sampler import longest_shard, open_token_data
 
             data = open_token_data(token_dataset_path)
             vocab_size = data.vocab_size
-        model_cls, model_cfg = self.model_config(vocab_size)
+        model_cls, model_cfg = self.model_config(vocab_size, data)
+        if self.is_seq2seq:
+            return self
         if token_dataset_path is not None and model_cls.trainable:
             for split in ("train", "val"):
                 longest = longest_shard(data, split)
@@ -189,13 +201,40 @@ class TrainConfig:
                     )
         return self
 
-    def model_config(self, vocab_size: int):
-        """(model class, validated model config) for a vocabulary; no weights are allocated."""
+    def model_config(self, vocab_size: int, data: Any = None):
+        """(model class, validated model config) for a vocabulary; no weights are allocated.
+
+        ``data`` (the token dataset, when known) must suit the kind: a seq2seq kind trains on a
+        pair token dataset, whose source vocabulary and special ids go into the model config; a
+        language model on a token dataset."""
         from arlm.models.registry import resolve_config
 
         if not isinstance(self.model_overrides, dict):
             raise ConfigError("train config: model_overrides must be a dict of model config fields")
-        return resolve_config(self.model, vocab_size, self.block_size, **self.model_overrides)
+        pairs = data is not None and data.manifest.get("task") == "translation"
+        if not self.is_seq2seq:
+            if pairs:
+                raise ConfigError(
+                    f"train config: model {self.model!r} is a language model, but {data.path} holds sentence "
+                    "pairs: give a translation kind (transformer-seq2seq, lstm-attn-seq2seq)"
+                )
+            return resolve_config(self.model, vocab_size, self.block_size, **self.model_overrides)
+        from arlm.models.seq2seq import resolve_seq2seq_config
+
+        if data is not None and not pairs:
+            raise ConfigError(
+                f"train config: model {self.model!r} is a translation (seq2seq) model, but {data.path} is a "
+                "language-model token dataset: train it on sentence pairs (arlm pipeline --task translation)"
+            )
+        fields: dict[str, Any] = {}
+        if pairs:
+            fields = {
+                "src_vocab_size": 0 if data.joint else data.src_vocab_size,
+                "pad_id": data.pad_id,
+                "bos_id": data.bos_id,
+                "eos_id": data.eos_id,
+            }
+        return resolve_seq2seq_config(self.model, vocab_size, self.block_size, **{**fields, **self.model_overrides})
 
     def _check_numbers(self, world_size: int) -> None:
         def positive(name: str, value: Any, integer: bool = True) -> None:

@@ -181,7 +181,7 @@ def train(
     out_dir = as_path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = open_token_data(token_dataset_path)
-    model_cls, model_cfg = cfg.model_config(data.vocab_size)
+    model_cls, model_cfg = cfg.model_config(data.vocab_size, data)
     device = resolve_device(cfg)
     if device.type == "cuda" and dist_info.enabled:
         device = torch.device("cuda", dist_info.local_rank % torch.cuda.device_count())
@@ -241,7 +241,9 @@ class _Loop:
         val_split = data.manifest["splits"].get("val", {})
         self.val_tokens, self.val_bytes = int(val_split.get("n_tokens") or 0), int(val_split.get("n_bytes") or 0)
         self.eot_id = int(data.manifest.get("eot_id", 0))
-        self.tokens_per_step = cfg.tokens_per_step(self.block_size)
+        self.tokens_per_step = cfg.tokens_per_step(self.block_size)  # nominal (pairs: the packing budget)
+        self.pairs = data.manifest.get("task") == "translation"
+        self.tokens_seen = 0  # pairs: target tokens trained on (a step's count varies)
 
         # state that checkpoints carry
         self.step = 0
@@ -262,6 +264,7 @@ class _Loop:
                 )
             state = ckpt.load_checkpoint(resume_dir, self.raw, self.optimizer)
             self.step = int(state["step"])
+            self.tokens_seen = int(state.get("tokens", 0))
             self.best_val = state.get("best_val_loss")
             self.last_val = state.get("last_val_loss")
             self.bad_evals = int(state.get("bad_evals", 0))
@@ -294,6 +297,28 @@ class _Loop:
 
             self.model = DDP(self.model, device_ids=[device.index] if device.type == "cuda" else None)
 
+        if self.pairs:  # sentence pairs packed by token count (arlm.training.pair_batches)
+            from arlm.training.pair_batches import PairBatches
+
+            def pair_batches(split: str, accum: int) -> PairBatches:
+                return PairBatches(
+                    data,
+                    split,
+                    self.tokens_per_step,
+                    cfg.seed,
+                    dist.rank,
+                    dist.world_size,
+                    accum,
+                    device,
+                    model.max_source_len,
+                    model.max_target_len,
+                )
+
+            self.train_batches = pair_batches("train", cfg.grad_accum)
+            self.eval_batches = pair_batches("val", 1)
+            if self.train_batches.dropped and dist.is_main:
+                log.warning("%d training pairs longer than the model's limits are left out", self.train_batches.dropped)
+            return
         self.train_batches = RankBatches(
             WindowSampler(data.shards("train"), self.block_size, cfg.seed, TRAIN_STREAM),
             cfg.batch_size,
@@ -310,6 +335,11 @@ class _Loop:
             1,
             device,
         )
+
+    def tokens(self) -> int:
+        """Tokens trained on so far: steps x the fixed batch for language models; the summed target
+        tokens of each step's batch for sentence pairs."""
+        return self.tokens_seen if self.pairs else self.step * self.tokens_per_step
 
     # -- pieces ------------------------------------------------------------------------------
     def autocast(self):
@@ -353,12 +383,14 @@ class _Loop:
         set_lr(self.optimizer, lr)
         torch.manual_seed(step_seed(cfg.seed, self.dist.rank, self.step))
         self.model.train()
-        for m, (x, y) in enumerate(self.train_batches.micro_batches(self.step)):
+        if self.pairs:
+            self.tokens_seen += self.train_batches.tokens(self.step)
+        for m, inputs in enumerate(self.train_batches.micro_batches(self.step)):
             sync = m == cfg.grad_accum - 1
             ctx = self.model.no_sync() if (self.dist.enabled and not sync) else contextlib.nullcontext()
             with ctx:
                 with self.autocast():
-                    _, loss = self.model(x, y)
+                    _, loss = self.model(*inputs)
                 (loss / cfg.grad_accum).backward()
             self.loss_sum += loss.detach().float() / cfg.grad_accum
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else math.inf
@@ -371,6 +403,8 @@ class _Loop:
 
     @torch.no_grad()
     def evaluate(self) -> float:
+        if self.pairs:
+            return self.evaluate_pairs()
         if self.cfg.eval_full:
             return self.evaluate_full()
         self.eval_model.eval()
@@ -423,10 +457,41 @@ class _Loop:
             dist.all_reduce(sums, op=dist.ReduceOp.SUM)
         return float((sums[0] / sums[1].clamp_min(1)).item())
 
+    @torch.no_grad()
+    def evaluate_pairs(self) -> float:
+        """Reference loss of the validation pairs: nats per target token (EOS included) without
+        label smoothing, summed over ``eval_batches`` token-packed batches (all of them with
+        ``eval_full``), dealt round-robin to the ranks; the same figure as
+        ``arlm.evaluation.translation.reference_loss``."""
+        batches = self.eval_batches
+        n = batches.n_batches(0)
+        if not self.cfg.eval_full:
+            n = min(n, self.cfg.eval_batches)
+        self.raw.eval()
+        nats = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = torch.zeros((), dtype=torch.float64, device=self.device)
+        for k in range(n):
+            if k % self.dist.world_size != self.dist.rank:
+                continue
+            src, tgt_in, tgt_out, src_mask = batches.tensors(batches.global_batch(k))
+            with self.autocast():
+                logits, _ = self.raw(src, tgt_in, None, src_mask)
+            nats += torch.nn.functional.cross_entropy(
+                logits.float().flatten(0, 1), tgt_out.flatten(), ignore_index=-1, reduction="sum"
+            ).double()
+            count += (tgt_out != -1).sum().double()
+        self.raw.train()
+        sums = torch.stack([nats, count])
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            dist.all_reduce(sums, op=dist.ReduceOp.SUM)
+        return float((sums[0] / sums[1].clamp_min(1)).item())
+
     def state(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "tokens": self.step * self.tokens_per_step,
+            "tokens": self.tokens(),
             "best_val_loss": self.best_val,
             "last_val_loss": self.last_val,
             "bad_evals": self.bad_evals,
@@ -465,7 +530,7 @@ class _Loop:
             return self.stopped_by
         if c.max_steps is not None and self.step >= c.max_steps:
             return "max_steps"
-        if c.max_tokens is not None and self.step * self.tokens_per_step >= c.max_tokens:
+        if c.max_tokens is not None and self.tokens() >= c.max_tokens:
             return "max_tokens"
         if c.max_seconds is not None and self.clock() >= c.max_seconds:
             return "max_seconds"
@@ -475,7 +540,7 @@ class _Loop:
     def run(self) -> TrainResult:
         cfg = self.cfg
         self.t0 = time.perf_counter()
-        last_log_t, last_log_step = self.t0, self.step
+        last_log_t, last_log_tokens = self.t0, self.tokens()
         reason = self.stop_reason()
         while not reason:
             lr, grad_norm = self.train_step()
@@ -484,7 +549,7 @@ class _Loop:
             is_ckpt = bool(reason) or self.checkpoint_due()
             logged = self.step % cfg.log_interval == 0 or is_eval
             if logged:
-                rate = (self.step - last_log_step) * self.tokens_per_step / max(time.perf_counter() - last_log_t, 1e-9)
+                rate = (self.tokens() - last_log_tokens) / max(time.perf_counter() - last_log_t, 1e-9)
                 metrics = self.log_metrics(lr, grad_norm, rate)
                 if is_eval:
                     self.eval_into(metrics)
@@ -499,11 +564,9 @@ class _Loop:
                 self.stopped_by = reason
                 path = self.save(ckpt.LATEST)
                 self.last_checkpoint_clock = self.clock()
-                self.reporter(
-                    {"kind": "checkpoint", "step": self.step, "tokens": self.step * self.tokens_per_step}, path
-                )
+                self.reporter({"kind": "checkpoint", "step": self.step, "tokens": self.tokens()}, path)
             if logged:  # throughput counts training steps only, not evaluation or checkpoint writes
-                last_log_t, last_log_step = time.perf_counter(), self.step
+                last_log_t, last_log_tokens = time.perf_counter(), self.tokens()
         return self.finish(reason)
 
     def log_metrics(self, lr: float, grad_norm: torch.Tensor, tokens_per_s: float) -> dict[str, Any]:
@@ -512,7 +575,7 @@ class _Loop:
         metrics = {
             "kind": "train",
             "step": self.step,
-            "tokens": self.step * self.tokens_per_step,
+            "tokens": self.tokens(),
             "train_loss": float(loss.item()),
             "lr": lr,
             "grad_norm": float(grad_norm.item()),
@@ -558,7 +621,7 @@ class _Loop:
             final_val_loss=self.last_val,
             best_val_loss=self.best_val,
             steps=self.step,
-            tokens=self.step * self.tokens_per_step,
+            tokens=self.tokens(),
             history=self.history,
             latest_checkpoint=base / ckpt.LATEST if (base / ckpt.LATEST).exists() else None,
             best_checkpoint=base / ckpt.BEST if (base / ckpt.BEST).exists() else None,

@@ -23,7 +23,12 @@ EVAL_STREAM = 1
 
 
 def open_token_data(path: str | os.PathLike):
-    """The token dataset at ``path`` (``arlm.tokenizers.TokenDataset``)."""
+    """The token dataset at ``path``: ``arlm.tokenizers.TokenDataset`` (language models) or, when
+    its manifest says task "translation", ``arlm.translation.dataset.PairTokenDataset``."""
+    from arlm.translation.dataset import PairTokenDataset, is_pair_dataset
+
+    if is_pair_dataset(path):
+        return PairTokenDataset.open(Path(path))
     from arlm.tokenizers import TokenDataset
 
     return TokenDataset.open(Path(path))

@@ -51,6 +51,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "arlm.stages",
             "arlm.hf.stages",  # import, export and fine-tune as stages
+            "arlm.translation.data_stages",  # pairs -> lake -> tokenizer(s) -> pair tokens
+            "arlm.translation.model_stages",  # evaluate (BLEU) and register a translator
             "arlm.catalog.rebuild",
         ),
     ),  # rebuilds the catalog from what every stage left, MLflow's registry too
@@ -63,7 +65,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 SERVICE_USERS = {
     "prefect": ("arlm.infra", "arlm.cli", FLOWS),
     "ray": ("arlm.data.parallel", "arlm.tokenizers.parallel", "arlm.training.ray_launcher"),
-    "mlflow": ("arlm.registry", "arlm.training.tracking", "arlm.stages", "arlm.hf.stages"),
+    "mlflow": (
+        "arlm.registry",
+        "arlm.training.tracking",
+        "arlm.stages",
+        "arlm.hf.stages",
+        "arlm.translation.model_stages",
+    ),
 }
 # Inside arlm/ they are imported inside functions (`import arlm.x` stays cheap), with one exception:
 MODULE_LEVEL_SERVICE_OK = {("arlm.registry.pyfunc_model", "mlflow")}  # the file MLflow itself executes
