@@ -38,6 +38,13 @@ def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
     description="Train several model kinds on the same token dataset under the same budget; leaderboard.",
 )
 def compare(params: CompareParams = CompareParams()) -> dict[str, Any]:
+    if params.task == "translation":
+        from arlm.errors import ConfigError
+
+        raise ConfigError(
+            "compare ranks language models by test bits/byte; train translation models with "
+            "`arlm pipeline --task translation --model KIND` and compare their test BLEU (`arlm models list`)"
+        )
     for spec in params.models:  # unknown kinds and bad configs fail before any work
         train_config_from(params.model_copy(update={"model": spec}))
     dataset_id = params.dataset_id

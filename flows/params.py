@@ -218,7 +218,13 @@ class PipelineParams(TrainParams, TranslationOptions, TokenizerOptions, IngestOp
         model = changes.pop("model", self.model)
         if model == TrainConfig.__dataclass_fields__["model"].default:
             model = DEFAULT_TRANSLATION_MODEL
-        return self.train_config(model=model, **changes)
+        cfg = self.train_config(model=model, **changes)
+        if not cfg.is_seq2seq:
+            raise ConfigError(
+                f"--task translation trains a translation (seq2seq) model, and {model!r} is a language model: "
+                f"give --model transformer-seq2seq[/PRESET] or lstm-attn-seq2seq[/PRESET] (default {DEFAULT_TRANSLATION_MODEL})"
+            )
+        return cfg
 
     @field_validator("name")
     @classmethod

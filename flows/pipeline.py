@@ -41,7 +41,12 @@ def train_config_from(p) -> Any:
 
 
 def prepare_tokens(p, root: str | None) -> tuple[dict, dict, dict]:
-    """ingest -> tokenizer -> tokenize, shared by the pipeline and the compare flow."""
+    """ingest -> tokenizer -> tokenize, shared by the pipeline and the train and compare flows
+    (task=translation: the pair stages, ``arlm_flows.translation.prepare_pairs``)."""
+    if getattr(p, "task", "language-model") == "translation":
+        from arlm_flows.translation import prepare_pairs
+
+        return prepare_pairs(p, root)
     cv = ingest_cached(p.ingest_config(), root)
     tok = tokenizer_cached(p.tokenizer_config(), cv["corpus_id"], root)
     ds = tokenize_cached(cv["corpus_id"], tok["tokenizer_id"], root, p.ray_address)

@@ -79,13 +79,19 @@ def register_translation_task(
     return out
 
 
+def prepare_pairs(p, root: str | None) -> tuple[dict, dict, dict]:
+    """ingest pairs -> tokenizer(s) -> pair tokens (``p``: flow parameters with task=translation)."""
+    cv = ingest_pairs_task(p.pair_ingest_config(), root)
+    tok = pair_tokenizer_task(p.tokenizer_config(), cv["corpus_id"], p.tokenizer_sides, root)
+    ds = tokenize_pairs_task(cv["corpus_id"], tok["src_tokenizer_id"], tok["tokenizer_id"], root)
+    return cv, tok, ds
+
+
 def translation_pipeline(p, train_cfg, ray_options) -> dict[str, Any]:
     """The body of ``pipeline`` for ``task="translation"`` (``p``: PipelineParams)."""
     root = p.home
     home = home_of(root)
-    cv = ingest_pairs_task(p.pair_ingest_config(), root)
-    tok = pair_tokenizer_task(p.tokenizer_config(), cv["corpus_id"], p.tokenizer_sides, root)
-    ds = tokenize_pairs_task(cv["corpus_id"], tok["src_tokenizer_id"], tok["tokenizer_id"], root)
+    cv, tok, ds = prepare_pairs(p, root)
     summary = train_task(
         train_cfg, ds["dataset_id"], ray_options, root, run_name=p.name, resume=getattr(p, "resume", None)
     )
@@ -98,7 +104,7 @@ def translation_pipeline(p, train_cfg, ray_options) -> dict[str, Any]:
         max_pairs=p.eval_max_pairs,
     )
     reg = register_translation_task(summary, metrics, p.name, root)
-    samples = list(zip(metrics.get("sample_sources", []), metrics.get("sample_outputs", [])))[:3]
+    samples = [(x["source"], x["output"]) for x in metrics.get("samples", [])]
     create_markdown_artifact(
         "\n".join(
             [

@@ -305,7 +305,7 @@ class Catalog:
         con.execute(
             "CREATE OR REPLACE VIEW documents AS SELECT f.corpus_version_id, d.doc_id, d.source, "
             "d.uri, d.text, d.n_bytes, d.split "
-            f"FROM read_parquet([{listing}], filename = true) d "
+            f"FROM read_parquet([{listing}], filename = true, union_by_name = true) d "
             "JOIN corpus_files f ON f.path = d.filename"
         )
 
@@ -498,7 +498,10 @@ class Catalog:
     def ls(self, limit: int = 50) -> dict[str, list[dict]]:
         """The latest artifacts of each kind, newest first (what ``arlm catalog ls`` prints)."""
         q = {
-            "corpus_versions": "SELECT id, spec, python_version, n_docs, n_bytes, created_at "
+            "corpus_versions": "SELECT id, spec, "
+            "CASE WHEN json_extract_string(config, '$.task') = 'translation' THEN "
+            "json_extract_string(config, '$.src_lang') || '->' || json_extract_string(config, '$.tgt_lang') "
+            "END AS languages, python_version, n_docs, n_bytes, created_at "
             "FROM corpus_versions ORDER BY recorded_at DESC",
             "tokenizers": "SELECT id, corpus_version_id, kind, vocab_size FROM tokenizers ORDER BY recorded_at DESC",
             "token_datasets": "SELECT id, tokenizer_id, corpus_version_id FROM token_datasets "

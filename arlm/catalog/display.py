@@ -63,7 +63,12 @@ def format_lineage(lin: dict, indent: str = "") -> str:
     cv = lin.get("corpus_version")
     if cv:
         py = f"  python={cv['python_version']}" if cv.get("python_version") else ""
-        out.append(f"corpus     {cv['id']}  {cv['spec']}  {cv['n_docs']:,} docs, {cv['n_bytes']:,} bytes{py}")
+        config = cv.get("config") or {}
+        if config.get("task") == "translation":
+            langs = f"  {config.get('src_lang')}->{config.get('tgt_lang')}"
+            out.append(f"corpus     {cv['id']}  {cv['spec']}{langs}  {cv['n_docs']:,} pairs, {cv['n_bytes']:,} bytes")
+        else:
+            out.append(f"corpus     {cv['id']}  {cv['spec']}  {cv['n_docs']:,} docs, {cv['n_bytes']:,} bytes{py}")
         files = lin.get("source_files", [])
         out.append(
             f"sources    {lin.get('n_source_files', len(files)):,} files"

@@ -5,7 +5,7 @@ Everything the stages record can be read back from where the artifacts live:
 - corpus versions (with their corpus, Parquet files and source files): ``lake/<id>/corpus.json`` and
   ``sources.json``;
 - tokenizers: ``tokenizers/<id>/tokenizer_meta.json``;
-- token datasets: ``tokens/<id>/manifest.json``;
+- token datasets: ``tokens/<id>/manifest.json`` (language-model and translation pair datasets);
 - training runs: ``runs/<run_id>/summary.json`` (config from its ``params``, else from the MLflow
   run's parameters, else from ``run.json``), and the pipeline's test evaluation from the MLflow
   run's ``test_*`` metrics;
@@ -121,7 +121,9 @@ def rebuild_catalog(home: Any, *, progress: Callable[[str], None] | None = None)
         if (d / "manifest.json").is_file():
 
             def tokens(d=d) -> None:
-                ds = TokenDataset.open(d)
+                from arlm.translation.dataset import PairTokenDataset, is_pair_dataset
+
+                ds = PairTokenDataset.open(d) if is_pair_dataset(d) else TokenDataset.open(d)
                 cat.record_token_dataset(ds.id, ds.tokenizer_id, ds.corpus_id, ds.path, ds.manifest)
 
             attempt(f"token dataset {d.name}", tokens, "token_datasets")

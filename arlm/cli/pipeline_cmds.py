@@ -35,7 +35,13 @@ def preflight_train(params, models: list[str]) -> None:
 
     translation = getattr(params, "task", "language-model") == "translation"
     for model in models:
-        (params.translation_train_config if translation else params.train_config)(model=model).validate()
+        cfg = (params.translation_train_config if translation else params.train_config)(model=model).validate()
+        if cfg.is_seq2seq and not translation:
+            from arlm.errors import ConfigError
+
+            raise ConfigError(
+                f"model {model} is a translation (seq2seq) model: add --task translation and a parallel --corpus"
+            )
     Catalog.check_not_lost(get_home(params.home).catalog_path)
 
 
@@ -148,16 +154,16 @@ def print_translation_result(out: dict, seconds: float) -> None:
     print(training_line(tr))
     print(
         f"registered:      {reg['uri']}  (version {reg['version']}, "
-        f"{'champion' if reg['promoted'] else 'challenger only: ' + str(reg.get('reason') or 'the gate kept the champion')})"
+        f"{'champion' if reg['promoted'] else 'challenger only: see the gate decision in `arlm models show`'})"
     )
     print(
-        f"test {cv['src_lang']}->{cv['tgt_lang']}:    BLEU {m['bleu']:.2f}  chrF {m['chrf']:.2f}  ROUGE-L {m['rouge_l']:.3f}"
+        f"test {cv['src_lang']}->{cv['tgt_lang']}:    BLEU {m['bleu']:.2f}  chrF {m['chrf']:.2f}  ROUGE-L {m['rouge_l']:.2f}"
         f"   copy-source baseline: BLEU {m['copy_bleu']:.2f}  chrF {m['copy_chrf']:.2f}"
         f"   ({m.get('n_pairs', '?')} pairs, beam {m.get('num_beams', '?')})"
     )
     print(f"reference loss:  {m['loss']:.3f} nats/token, perplexity {m['perplexity']:.1f}")
     print(f"signature:       {m.get('bleu_signature', '')}")
-    for src, hyp in list(zip(m.get("sample_sources", []), m.get("sample_outputs", [])))[:2]:
-        print(f"sample:          {src!r} -> {hyp!r}")
+    for x in m.get("samples", [])[:2]:
+        print(f"sample:          {x['source']!r} -> {x['output']!r}")
     print(f"total time:      {seconds:.0f} s")
     sys.stdout.flush()

@@ -1,5 +1,10 @@
 """Registration with a quality gate, and the champion alias managed by hand.
 
+The gate compares one test figure, named by a :class:`GateMetric`: bits per byte for language
+models (lower is better, floor: the unigram baseline; the default) or sacreBLEU BLEU for
+translation models (higher is better, floor: the copy-source baseline, BLEU of the untranslated
+sources). Below, "beat" means lower bits per byte or higher BLEU; the rules are the same.
+
 Every registered version gets alias ``challenger``. It becomes ``champion`` only if its test bits
 per byte beat the unigram baseline of the same test text (a model that does not has learned nothing
 beyond token frequencies: it is never crowned, even when there is no champion yet) and the current
@@ -37,30 +42,132 @@ HISTORY_TAG = "arlm.champion_history"
 BPB_TAG = "arlm.test_bpb"
 SPLIT_TAG = "arlm.test_split_id"
 UNIGRAM_TAG = "arlm.test_unigram_bpb"
+BLEU_TAG = "arlm.test_bleu"
+COPY_BLEU_TAG = "arlm.test_copy_bleu"
+METRIC_TAG = "arlm.gate.metric"
 MAX_HISTORY = 100
 
 
 @dataclass(frozen=True)
+class GateMetric:
+    """The figure a gate compares, and how its decisions are worded and tagged.
+
+    ``name``: the key in the evaluation's metrics (``bits_per_byte``, ``bleu``); ``unit``: printed
+    after a number; ``test_tag``/``floor_tag``: the version tags holding the challenger's test
+    figure and its floor baseline's; ``floor``: the baseline every crowned model must beat, measured
+    on the same ``evidence``; ``floor_metric``: the floor's key in the evaluation's metrics (read
+    from tag ``metric.<split>_<floor_metric>`` when not passed); ``floor_why``: what failing it
+    means; ``short``: the suffix of the ``arlm.gate.*_<short>`` tags."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    test_tag: str
+    floor_tag: str
+    floor: str
+    floor_metric: str
+    floor_why: str
+    short: str
+    evidence: str = "test text"
+    digits: int = 4
+
+    def beats(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+    @property
+    def better_op(self) -> str:
+        return ">" if self.higher_is_better else "<"
+
+    @property
+    def not_better_op(self) -> str:
+        return "<=" if self.higher_is_better else ">="
+
+    def fmt(self, value: float) -> str:
+        return f"{value:.{self.digits}f}"
+
+
+BITS_PER_BYTE = GateMetric(
+    name="bits_per_byte",
+    unit="bits/byte",
+    higher_is_better=False,
+    test_tag=BPB_TAG,
+    floor_tag=UNIGRAM_TAG,
+    floor="unigram baseline",
+    floor_metric="unigram_bits_per_byte",
+    floor_why="the model does not beat token frequencies",
+    short="bpb",
+)
+BLEU = GateMetric(
+    name="bleu",
+    unit="BLEU",
+    higher_is_better=True,
+    test_tag=BLEU_TAG,
+    floor_tag=COPY_BLEU_TAG,
+    floor="copy-source baseline",
+    floor_metric="copy_bleu",
+    floor_why="the model does not beat leaving the source untranslated",
+    short="bleu",
+    evidence="test pairs",
+    digits=2,
+)
+GATE_METRICS = {m.name: m for m in (BITS_PER_BYTE, BLEU)}
+
+
+def gate_metric(metric: GateMetric | str) -> GateMetric:
+    """A :class:`GateMetric` or the name of one (``bits_per_byte``, ``bleu``)."""
+    if isinstance(metric, GateMetric):
+        return metric
+    try:
+        return GATE_METRICS[metric]
+    except KeyError:
+        raise ConfigError(f"gate metric {metric!r} unknown; known: {', '.join(GATE_METRICS)}") from None
+
+
+@dataclass(frozen=True)
 class GateDecision:
+    """What the gate decided. ``challenger_value``/``champion_value``/``floor_value`` are figures of
+    ``metric`` (``challenger_bpb``, ``champion_bpb``, ``unigram_bpb``: the same for bits per byte)."""
+
     name: str
     version: str
     promoted: bool
-    challenger_bpb: float
+    challenger_value: float
     champion_version: str | None
-    champion_bpb: float | None
+    champion_value: float | None
     test_split_id: str
     reason: str
-    unigram_bpb: float | None = None
+    floor_value: float | None = None
+    metric: str = BITS_PER_BYTE.name
+
+    @property
+    def gate_metric(self) -> GateMetric:
+        return gate_metric(self.metric)
+
+    def _bpb(self, value: float | None) -> float | None:
+        return value if self.metric == BITS_PER_BYTE.name else None
+
+    @property
+    def challenger_bpb(self) -> float | None:
+        return self._bpb(self.challenger_value)
+
+    @property
+    def champion_bpb(self) -> float | None:
+        return self._bpb(self.champion_value)
+
+    @property
+    def unigram_bpb(self) -> float | None:
+        return self._bpb(self.floor_value)
 
     def summary(self) -> str:
         verdict = "promoted to champion" if self.promoted else "kept as challenger"
         return f"{self.name} v{self.version} {verdict}: {self.reason}"
 
     def markdown(self) -> str:
+        m = self.gate_metric
         champ = "none" if self.champion_version is None else f"v{self.champion_version}"
-        champ_bpb = "-" if self.champion_bpb is None else f"{self.champion_bpb:.4f}"
-        unigram = (
-            [] if self.unigram_bpb is None else [f"| unigram baseline (same test text) | - | {self.unigram_bpb:.4f} |"]
+        champ_value = "-" if self.champion_value is None else m.fmt(self.champion_value)
+        floor = (
+            [] if self.floor_value is None else [f"| {m.floor} (same {m.evidence}) | - | {m.fmt(self.floor_value)} |"]
         )
         return "\n".join(
             [
@@ -68,11 +175,11 @@ class GateDecision:
                 "",
                 f"**Decision: {'PROMOTED to champion' if self.promoted else 'NOT promoted (challenger)'}**",
                 "",
-                "| | version | test bits/byte |",
+                f"| | version | test {m.unit} |",
                 "| --- | --- | --- |",
-                f"| challenger | v{self.version} | {self.challenger_bpb:.4f} |",
-                f"| previous champion | {champ} | {champ_bpb} |",
-                *unigram,
+                f"| challenger | v{self.version} | {m.fmt(self.challenger_value)} |",
+                f"| previous champion | {champ} | {champ_value} |",
+                *floor,
                 "",
                 f"Test split: `{self.test_split_id}`. {self.reason}",
                 "",
@@ -145,62 +252,70 @@ def decide(
     champion: Any | None,
     unigram_bpb: float | None = None,
     base: tuple[str, float] | None = None,
+    *,
+    metric: GateMetric | str = BITS_PER_BYTE,
 ) -> tuple[bool, float | None, str]:
-    """(promote?, champion's bpb, reason) - the gate itself, free of MLflow calls.
+    """(promote?, champion's figure, reason) - the gate itself, free of MLflow calls.
 
-    ``unigram_bpb``: bits per byte of a unigram model of the same test text; a challenger that
-    does not beat it is never promoted (None: not known, not checked). ``base``: (label, bits per
-    byte) of the model a fine-tuned challenger started from, measured on the same test text; a
-    challenger that does not beat it is never promoted either."""
-    champ_bpb = None if champion is None else _float_tag(champion.tags, BPB_TAG)
-    if unigram_bpb is not None and not challenger_bpb < unigram_bpb:
+    ``challenger_bpb``: the challenger's test figure of ``metric`` (bits per byte by default).
+    ``unigram_bpb``: the floor baseline's figure on the same test data (for bits per byte the
+    unigram model of the same test text, for BLEU the copy-source baseline); a challenger that does
+    not beat it is never promoted (None: not known, not checked). ``base``: (label, figure) of the
+    model a fine-tuned challenger started from, measured on the same test data; a challenger that
+    does not beat it is never promoted either."""
+    m = gate_metric(metric)
+    value, floor = challenger_bpb, unigram_bpb
+    champ_value = None if champion is None else _float_tag(champion.tags, m.test_tag)
+    if floor is not None and not m.beats(value, floor):
         return (
             False,
-            champ_bpb,
+            champ_value,
             (
-                f"{challenger_bpb:.4f} >= {unigram_bpb:.4f} bits/byte of the unigram "
-                "baseline on the same test text: the model does not beat token "
-                "frequencies, it is not crowned (promote by hand if wanted)."
+                f"{m.fmt(value)} {m.not_better_op} {m.fmt(floor)} {m.unit} of the {m.floor} on the same "
+                f"{m.evidence}: {m.floor_why}, it is not crowned (promote by hand if wanted)."
             ),
         )
-    if base is not None and not challenger_bpb < base[1]:
+    if base is not None and not m.beats(value, base[1]):
         return (
             False,
-            champ_bpb,
+            champ_value,
             (
-                f"{challenger_bpb:.4f} >= {base[1]:.4f} bits/byte of its base model {base[0]} "
-                "on the same test text: fine-tuning did not improve on it."
+                f"{m.fmt(value)} {m.not_better_op} {m.fmt(base[1])} {m.unit} of its base model {base[0]} "
+                f"on the same {m.evidence}: fine-tuning did not improve on it."
             ),
         )
     if champion is None:
-        beats = (
-            ""
-            if unigram_bpb is None
-            else f" ({challenger_bpb:.4f} < {unigram_bpb:.4f} bits/byte of the unigram baseline)"
-        )
+        beats = "" if floor is None else f" ({m.fmt(value)} {m.better_op} {m.fmt(floor)} {m.unit} of the {m.floor})"
         return True, None, f"there is no champion yet{beats}."
     champ_split = champion.tags.get(SPLIT_TAG)
-    if champ_bpb is None or champ_split is None:
+    if champ_value is None or champ_split is None:
         return (
             False,
-            champ_bpb,
+            champ_value,
             (f"champion v{champion.version} has no test figure to compare with; promote by hand if wanted."),
         )
     if champ_split != test_split_id:
         return (
             False,
-            champ_bpb,
+            champ_value,
             (
                 f"champion v{champion.version} was measured on another test split "
                 f"({champ_split}): not comparable, promote by hand if wanted."
             ),
         )
-    if challenger_bpb < champ_bpb:
-        return True, champ_bpb, (f"{challenger_bpb:.4f} < {champ_bpb:.4f} bits/byte of champion v{champion.version}.")
+    if m.beats(value, champ_value):
+        return (
+            True,
+            champ_value,
+            f"{m.fmt(value)} {m.better_op} {m.fmt(champ_value)} {m.unit} of champion v{champion.version}.",
+        )
     return (
         False,
-        champ_bpb,
-        (f"{challenger_bpb:.4f} >= {champ_bpb:.4f} bits/byte of champion v{champion.version}: no improvement."),
+        champ_value,
+        (
+            f"{m.fmt(value)} {m.not_better_op} {m.fmt(champ_value)} {m.unit} of champion "
+            f"v{champion.version}: no improvement."
+        ),
     )
 
 
@@ -221,10 +336,21 @@ def _logged_model_info(model_uri: str) -> tuple[dict[str, str], str | None]:
     return tags, card
 
 
-def _unigram_from_tags(tags: Mapping[str, str], test_split_id: str) -> float | None:
-    """The unigram baseline the pipeline puts in the version tags (``metric.<split>_unigram_bits_per_byte``)."""
+def _floor_from_tags(tags: Mapping[str, str], test_split_id: str, metric: GateMetric = BITS_PER_BYTE) -> float | None:
+    """The floor baseline the pipeline puts in the version tags (``metric.<split>_unigram_bits_per_byte``,
+    ``metric.<split>_copy_bleu``)."""
     split = test_split_id.rpartition(":")[2] or "test"
-    return _float_tag(tags, f"metric.{split}_unigram_bits_per_byte")
+    return _float_tag(tags, f"metric.{split}_{metric.floor_metric}")
+
+
+def _unigram_from_tags(tags: Mapping[str, str], test_split_id: str) -> float | None:
+    return _floor_from_tags(tags, test_split_id, BITS_PER_BYTE)
+
+
+def _finite(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"register_with_gate: {what} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def register_with_gate(
@@ -239,34 +365,42 @@ def register_with_gate(
     unigram_bpb: float | None = None,
     catalog: Any = None,
     base: tuple[str, float] | None = None,
+    metric: GateMetric | str = BITS_PER_BYTE,
 ) -> GateDecision:
     """Register ``model_uri`` as a new version of ``name``, alias it ``challenger``, and promote
     it to ``champion`` if it passes the gate (see module doc).
 
-    ``unigram_bpb`` is the unigram baseline's bits per byte on the same test text (the evaluation's
-    ``unigram_bits_per_byte``); when not given it is read from tag
-    ``metric.<split>_unigram_bits_per_byte`` if present. ``catalog``: where aliases are mirrored
-    (default: the home's catalog). ``base``: (label, test bits per byte) of the model a fine-tuned
-    version started from, on the same test split: the challenger must beat it too."""
+    ``test_bpb`` is the test figure of ``metric`` (default bits per byte; ``metric="bleu"`` for a
+    translation model's test BLEU). ``unigram_bpb`` is the floor baseline's figure on the same test
+    data (bits per byte: the evaluation's ``unigram_bits_per_byte``; BLEU: its ``copy_bleu``, the
+    copy-source baseline); when not given it is read from tag ``metric.<split>_unigram_bits_per_byte``
+    (``metric.<split>_copy_bleu``) if present. ``catalog``: where aliases are mirrored (default:
+    the home's catalog). ``base``: (label, test figure) of the model a fine-tuned version started
+    from, on the same test split: the challenger must beat it too."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    if not isinstance(test_bpb, (int, float)) or not math.isfinite(test_bpb):
-        raise ConfigError(f"register_with_gate: test bits per byte must be a finite number, got {test_bpb!r}")
-    if unigram_bpb is None:
-        unigram_bpb = _unigram_from_tags({k: str(v) for k, v in (tags or {}).items()}, test_split_id)
-    elif not isinstance(unigram_bpb, (int, float)) or not math.isfinite(unigram_bpb):
-        raise ConfigError(f"register_with_gate: unigram bits per byte must be a finite number, got {unigram_bpb!r}")
+    m = gate_metric(metric)
+    what = "test bits per byte" if m is BITS_PER_BYTE else f"test {m.unit}"
+    floor_what = "unigram bits per byte" if m is BITS_PER_BYTE else f"{m.floor} {m.unit}"
+    test_value = _finite(test_bpb, what)
+    floor = unigram_bpb
+    if floor is None:
+        floor = _floor_from_tags({k: str(v) for k, v in (tags or {}).items()}, test_split_id, m)
+    else:
+        floor = _finite(floor, floor_what)
     client = use_tracking(tracking_uri)
     logged_tags, card = _logged_model_info(model_uri)
     version_tags = {
         **logged_tags,
         **{k: str(v) for k, v in (tags or {}).items()},
-        BPB_TAG: repr(float(test_bpb)),
+        m.test_tag: repr(test_value),
         SPLIT_TAG: test_split_id,
     }
-    if unigram_bpb is not None:
-        version_tags[UNIGRAM_TAG] = repr(float(unigram_bpb))
+    if m is not BITS_PER_BYTE:
+        version_tags[METRIC_TAG] = m.name
+    if floor is not None:
+        version_tags[m.floor_tag] = repr(float(floor))
     try:
         client.create_registered_model(name)
     except MlflowException as exc:
@@ -280,11 +414,11 @@ def register_with_gate(
     client.set_registered_model_alias(name, CHALLENGER, version)
 
     champion = version_by_alias(client, name, CHAMPION)
-    promoted, champ_bpb, reason = decide(
-        float(test_bpb), test_split_id, champion, None if unigram_bpb is None else float(unigram_bpb), base
+    promoted, champ_value, reason = decide(
+        test_value, test_split_id, champion, None if floor is None else float(floor), base, metric=m
     )
     if base is not None:
-        client.set_model_version_tag(name, version, "arlm.gate.base_bpb", repr(float(base[1])))
+        client.set_model_version_tag(name, version, f"arlm.gate.base_{m.short}", repr(float(base[1])))
     if promoted:
         history = _history(client, name)
         if champion is not None and (not history or history[-1] != str(champion.version)):
@@ -294,18 +428,19 @@ def register_with_gate(
         name=name,
         version=version,
         promoted=promoted,
-        challenger_bpb=float(test_bpb),
+        challenger_value=test_value,
         champion_version=None if champion is None else str(champion.version),
-        champion_bpb=champ_bpb,
+        champion_value=champ_value,
         test_split_id=test_split_id,
         reason=reason,
-        unigram_bpb=None if unigram_bpb is None else float(unigram_bpb),
+        floor_value=None if floor is None else float(floor),
+        metric=m.name,
     )
     for key, value in {
         "arlm.gate.decision": "promoted" if promoted else "refused",
         "arlm.gate.reason": reason,
-        "arlm.gate.challenger_bpb": repr(float(test_bpb)),
-        "arlm.gate.champion_bpb": "" if champ_bpb is None else repr(champ_bpb),
+        f"arlm.gate.challenger_{m.short}": repr(test_value),
+        f"arlm.gate.champion_{m.short}": "" if champ_value is None else repr(champ_value),
         "arlm.gate.champion_version": decision.champion_version or "",
     }.items():
         client.set_model_version_tag(name, version, key, value)

@@ -1,6 +1,10 @@
 """From a model URI to files on disk: ``models:/NAME@alias``, ``models:/NAME/3``, ``models:/m-<id>``,
 ``runs:/<run_id>/<name>``, or a local folder holding an ``MLmodel`` file.
 
+Language models load as a ``TextGenerator`` (``load_generator``), translation models as a
+``Translator`` (``load_translator``); each refuses the other family with a one-line ConfigError that
+names the command to use instead.
+
 The CLI and the evaluation flow load the model with arlm directly (``TextGenerator.from_dirs``)
 rather than through ``mlflow.pyfunc.load_model``: the same files, without executing the logged code
 in this process, and with the registry tags at hand (``arlm.token_dataset_version`` tells
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arlm.errors import DataError, NotFoundError
+from arlm.errors import ConfigError, DataError, NotFoundError
 from arlm.registry.missing import is_missing, registry_listing
 from arlm.registry.tracking import use_tracking
 
@@ -37,6 +41,19 @@ class ResolvedModel:
     run_id: str | None = None
     name: str | None = None
     version: str | None = None
+    src_tokenizer_dir: Path | None = None  # translation models whose source has its own tokenizer
+
+    @property
+    def kind(self) -> str:
+        from arlm.models.serialization import read_model_metadata
+
+        return str(read_model_metadata(self.model_dir)["kind"])
+
+    @property
+    def is_translation(self) -> bool:
+        from arlm.models.seq2seq import is_seq2seq_kind
+
+        return is_seq2seq_kind(self.kind)
 
 
 def _version_entity(client: Any, uri: str) -> Any | None:
@@ -86,7 +103,8 @@ def _tags_of(client: Any, uri: str, mv: Any | None, local_dir: Path) -> tuple[di
     return tags, run_id
 
 
-def _artifact_dirs(local_dir: Path) -> tuple[Path, Path]:
+def _artifact_dirs(local_dir: Path) -> tuple[Path, Path, Path | None]:
+    """(model, tokenizer, source tokenizer or None) folders of a downloaded arlm MLflow model."""
     from mlflow.models import Model
 
     try:
@@ -94,9 +112,11 @@ def _artifact_dirs(local_dir: Path) -> tuple[Path, Path]:
         artifacts = flavor["artifacts"]
         model_dir = local_dir / artifacts["model"]["path"]
         tokenizer_dir = local_dir / artifacts["tokenizer"]["path"]
+        src = artifacts.get("src_tokenizer")
+        src_tokenizer_dir = None if src is None else local_dir / src["path"]
     except (KeyError, OSError, TypeError) as exc:
         raise DataError(f"{local_dir}: not an arlm MLflow model (no model/tokenizer artifacts: {exc})") from None
-    return model_dir, tokenizer_dir
+    return model_dir, tokenizer_dir, src_tokenizer_dir
 
 
 def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> ResolvedModel:
@@ -124,7 +144,7 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
             raise
         except OSError as exc:
             raise NotFoundError(f"model URI {uri}: artifacts unavailable ({exc})") from None
-    model_dir, tokenizer_dir = _artifact_dirs(local_dir)
+    model_dir, tokenizer_dir, src_tokenizer_dir = _artifact_dirs(local_dir)
     tags, run_id = _tags_of(client, uri, mv, local_dir)
     return ResolvedModel(
         uri=uri,
@@ -135,7 +155,26 @@ def resolve_model(uri: str, dst: Path, tracking_uri: str | None = None) -> Resol
         run_id=run_id,
         name=getattr(mv, "name", None),
         version=None if mv is None else str(mv.version),
+        src_tokenizer_dir=src_tokenizer_dir,
     )
+
+
+def refuse_translation_model(res: ResolvedModel) -> None:
+    """A ConfigError when ``res`` is a translation model: the language-model commands cannot use it."""
+    if res.is_translation:
+        raise ConfigError(
+            f"model {res.uri} is a translation model ({res.kind}), not a language model: translate with "
+            f"`arlm translate --model {res.uri} TEXT`, score it with `arlm evaluate --model {res.uri} --pairs FILE.tsv`"
+        )
+
+
+def refuse_language_model(res: ResolvedModel) -> None:
+    """A ConfigError when ``res`` is a language model: translation commands cannot use it."""
+    if not res.is_translation:
+        raise ConfigError(
+            f"model {res.uri} is a language model ({res.kind}), not a translation model: continue text with "
+            f"`arlm generate --model {res.uri} PROMPT`, score it with `arlm evaluate --model {res.uri}`"
+        )
 
 
 def check_weights_tag(res: ResolvedModel) -> None:
@@ -159,10 +198,82 @@ def load_generator(uri: str, *, tracking_uri: str | None = None, device: str = "
 
     with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
         res = resolve_model(uri, Path(tmp), tracking_uri)
+        refuse_translation_model(res)
         check_weights_tag(res)
         gen = TextGenerator.from_dirs(res.model_dir, res.tokenizer_dir, device=device, tags=res.tags, source=uri)
         gen.resolved = res  # paths inside tmp are gone after this block; tags/ids remain useful
         return gen
+
+
+class HFTextTokenizer:
+    """Text <-> ids with an HF ``tokenizer.json`` (no arlm fast encoders: the served model needs only
+    ``tokenizers``). Special-token strings in text are plain text, as everywhere in arlm; decoding
+    drops special tokens (a translation's text never holds one)."""
+
+    def __init__(self, path: str | Path):
+        from arlm.errors import DataError, NotFoundError
+        from tokenizers import Tokenizer
+
+        p = Path(path)
+        file = p / "tokenizer.json" if p.is_dir() else p
+        if not file.is_file():
+            raise NotFoundError(f"{file}: tokenizer.json missing")
+        try:
+            self.hf = Tokenizer.from_file(str(file))
+        except Exception as exc:  # HF raises a bare Exception on a malformed file
+            raise DataError(f"{file}: not a valid tokenizer.json ({exc})") from None
+        self.hf.encode_special_tokens = True
+        self.path = file
+        self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text: str) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.hf.decode(list(ids), skip_special_tokens=True)
+
+
+def translator_from_dirs(
+    model_dir: str | Path,
+    tokenizer_dir: str | Path,
+    src_tokenizer_dir: str | Path | None = None,
+    device: str = "cpu",
+):
+    """A ``Translator`` of a seq2seq model folder, its target (or joint) tokenizer and, when the
+    source has its own, the source tokenizer; a language-model folder or tokenizers too large for
+    the model's vocabularies are DataErrors naming the files."""
+    from arlm.errors import DataError
+    from arlm.models.seq2seq import load_seq2seq
+    from arlm.translation.translator import Translator
+
+    model = load_seq2seq(model_dir, device=device)
+    tgt = HFTextTokenizer(tokenizer_dir)
+    src = HFTextTokenizer(src_tokenizer_dir) if src_tokenizer_dir is not None else tgt
+    for tok, vocab, side in ((tgt, model.config.vocab_size, "target"), (src, model.config.source_vocab_size, "source")):
+        if tok.vocab_size > vocab:
+            raise DataError(
+                f"{tok.path}: tokenizer has {tok.vocab_size} ids but the model in {model_dir} has a {side} "
+                f"vocabulary of {vocab}: they do not belong together"
+            )
+    return Translator(model, src, None if src is tgt else tgt)
+
+
+def load_translator(uri: str, tracking_uri: str | None = None, *, device: str = "cpu"):
+    """A ``Translator`` (``arlm.translation.Translator``) for the translation model ``uri`` names,
+    with its registry tags in ``.tags`` and the resolution in ``.resolved``; a language model is a
+    ConfigError saying which command takes it."""
+    with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
+        res = resolve_model(uri, Path(tmp), tracking_uri)
+        refuse_language_model(res)
+        check_weights_tag(res)
+        translator = translator_from_dirs(res.model_dir, res.tokenizer_dir, res.src_tokenizer_dir, device=device)
+        translator.tags = res.tags
+        translator.source = uri
+        translator.resolved = res  # paths inside tmp are gone after this block; tags/ids remain useful
+        return translator
 
 
 def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None = None) -> tuple[Path, str, str | None]:
@@ -174,6 +285,7 @@ def resolve_model_for_eval(model_uri: str, home: Any, tracking_uri: str | None =
 
     with tempfile.TemporaryDirectory(prefix="arlm-model-") as tmp:
         res = resolve_model(model_uri, Path(tmp), tracking_uri)
+        refuse_translation_model(res)
         dataset_id = res.tags.get(DATASET_TAG)
         if not dataset_id:
             raise NotFoundError(

@@ -1,9 +1,9 @@
 """A tokenizer version: ``build_tokenizer`` trains (or reuses) ``out_root/<id>/``.
 
-The id is ``content_hash(corpus_version.id, cfg)``; the folder holds tokenizer.json (HF format)
+The id is ``content_hash(corpus_version.id, cfg.identity())``; the folder holds tokenizer.json (HF format)
 and tokenizer_meta.json (kind, vocab size, special ids, corpus id, config, and tokens-per-byte on
-every split of the corpus, measured with the fast encoder; ``<|endoftext|>`` separators are not
-counted).
+every split of the corpus' ``cfg.column``, measured with the fast encoder; ``<|endoftext|>``
+separators are not counted).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from arlm.errors import DataError, NotFoundError
 from arlm.tokenizers.config import EOT, PAD, TokenizerConfig
-from arlm.tokenizers.corpus_io import CorpusLike, SplitTexts, iter_texts, split_names
+from arlm.tokenizers.corpus_io import TEXT_COLUMN, CorpusLike, SplitTexts, check_column, iter_texts, split_names
 from arlm.tokenizers.tokenizer import META_JSON, TOKENIZER_JSON, Tokenizer, load_tokenizer
 from arlm.versioning import atomic_dir, atomic_write_bytes, atomic_write_json, clean_stale_tmp, content_hash, read_json
 
@@ -73,20 +73,21 @@ def tokenizer_id(cfg: TokenizerConfig, corpus: CorpusLike) -> str:
     return content_hash(corpus.id, cfg.identity())
 
 
-def measure_splits(tok: Tokenizer, corpus: CorpusLike) -> dict[str, dict[str, int]]:
+def measure_splits(tok: Tokenizer, corpus: CorpusLike, column: str = TEXT_COLUMN) -> dict[str, dict[str, int]]:
     """Tokens (no separators) and UTF-8 bytes of every split, with the parallel fast encoder."""
     from arlm.tokenizers.parallel import encode_parallel
 
     out: dict[str, dict[str, int]] = {}
     for split in split_names(corpus):
-        texts = SplitTexts(corpus, split)
+        texts = SplitTexts(corpus, split, column=column)
         n_tokens = sum(len(ids) for ids, _ in encode_parallel(tok, texts, append_eot=False))
         out[split] = {"n_tokens": int(n_tokens), "n_bytes": int(texts.n_bytes)}
     return out
 
 
 def build_tokenizer(cfg: TokenizerConfig, corpus_version: CorpusLike, out_root: Path) -> TokenizerArtifact:
-    """Train ``cfg.kind`` on the corpus' ``cfg.train_split`` into ``out_root/<id>``; reuse it if present."""
+    """Train ``cfg.kind`` on the corpus' ``cfg.train_split`` (its ``cfg.column``) into ``out_root/<id>``;
+    reuse it if present."""
     import tokenizers
     from arlm.tokenizers.kinds import train_hf_tokenizer
 
@@ -101,10 +102,17 @@ def build_tokenizer(cfg: TokenizerConfig, corpus_version: CorpusLike, out_root: 
             f"corpus version {corpus_version.id} has no split '{cfg.train_split}' to train the "
             f"tokenizer on (splits: {', '.join(corpus_version.files) or 'none'})"
         )
-    texts = iter_texts(corpus_version, cfg.train_split, cfg.max_train_bytes) if cfg.kind != "bytes" else iter(())
-    hf = train_hf_tokenizer(cfg, texts, f"corpus version {corpus_version.id} split '{cfg.train_split}'")
+    if cfg.column != TEXT_COLUMN:  # a corpus without that column fails here, before any training
+        check_column(corpus_version, cfg.column)
+    texts = (
+        iter_texts(corpus_version, cfg.train_split, cfg.max_train_bytes, column=cfg.column)
+        if cfg.kind != "bytes"
+        else iter(())
+    )
+    column = "" if cfg.column == TEXT_COLUMN else f" column '{cfg.column}'"
+    hf = train_hf_tokenizer(cfg, texts, f"corpus version {corpus_version.id} split '{cfg.train_split}'{column}")
     tok = Tokenizer(hf, kind=cfg.kind)
-    stats = measure_splits(tok, corpus_version)
+    stats = measure_splits(tok, corpus_version, column=cfg.column)
     meta = {
         "format": META_FORMAT,
         "id": tid,

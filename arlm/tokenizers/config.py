@@ -21,6 +21,8 @@ SPECIAL_TOKENS: tuple[str, ...] = (EOT, PAD)  # ids 0 and 1 in every kind
 MIN_VOCAB = len(SPECIAL_TOKENS) + 256
 
 TokenizerKind = Literal["bpe", "char", "bytes"]
+TextColumn = Literal["text", "src", "tgt"]
+DEFAULT_COLUMN = "text"
 
 
 class TokenizerConfig(BaseModel):
@@ -52,6 +54,12 @@ class TokenizerConfig(BaseModel):
     max_train_bytes: int | None = Field(
         None, ge=1, description="Stop reading training text after this many UTF-8 bytes (None: the whole split)."
     )
+    column: TextColumn = Field(
+        DEFAULT_COLUMN,
+        description="The corpus' Parquet column the vocabulary is learned from (and tokens per byte measured on): "
+        "text (every corpus; a translation corpus holds source and target there: a joint tokenizer), "
+        "src or tgt (a translation corpus' source or target side: one tokenizer per side).",
+    )
 
     @model_validator(mode="after")
     def _check_vocab(self) -> TokenizerConfig:
@@ -74,9 +82,11 @@ class TokenizerConfig(BaseModel):
             raise ConfigError(f"tokenizer config{' ' + where if where else ''}: {msg}") from None
 
     def identity(self) -> dict[str, Any]:
-        """The fields that decide the vocabulary (what the id hashes): bytes ignores training, char the pattern."""
+        """The fields that decide the vocabulary (what the id hashes): bytes ignores training, char the
+        pattern; ``column`` counts only when it is not the default, so ids made before it existed stay."""
         if self.kind == "bytes":
             return {"kind": "bytes"}
-        if self.kind == "char":
-            return self.model_dump(exclude={"pattern"})
-        return self.model_dump()
+        exclude = {"pattern"} if self.kind == "char" else set()
+        if self.column == DEFAULT_COLUMN:
+            exclude.add("column")
+        return self.model_dump(exclude=exclude)

@@ -1,0 +1,62 @@
+"""``benchmarks/translation.py --quick``: arlm's transformer-seq2seq beside transformers' MarianMTModel
+on the committed Bible fixture, a few seconds each, so the benchmark's paths cannot rot. Checks the
+table and that both ratio lines are judged (PASS or FAIL), not that arlm wins at this size."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "translation.py"
+
+pytest.importorskip("transformers")
+pytest.importorskip("sacrebleu")
+
+
+def _run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def test_quick_prints_the_table_and_both_judged_ratios(tmp_path):
+    proc = _run("--quick", "--cache-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    header = next(line for line in out.splitlines() if line.startswith("| model |"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns[:3] == ["model", "params", "steps"]
+    for name in ("train target tok/s", "test BLEU (beam 4)", "test chrF", "translate sent/s"):
+        assert name in columns, columns
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in out.splitlines()
+        if line.startswith("| arlm") or line.startswith("| transformers")
+    }
+    assert set(rows) == {"arlm transformer-seq2seq/tiny", "transformers MarianMTModel"}, out
+    for cells in rows.values():
+        assert len(cells) == len(columns)
+        values = dict(zip(columns, cells))
+        assert int(values["params"].replace(",", "")) > 100_000
+        assert int(values["steps"].replace(",", "")) >= 1
+        assert float(values["train target tok/s"].replace(",", "")) > 0
+        assert 0 <= float(values["test BLEU (beam 4)"]) <= 100 and 0 <= float(values["test chrF"]) <= 100
+        assert float(values["translate sent/s"]) > 0
+    # the same dimensions: parameter counts within 5% (arlm learns its positions, Marian's are fixed)
+    p = [int(dict(zip(columns, c))["params"].replace(",", "")) for c in rows.values()]
+    assert abs(p[0] - p[1]) / max(p) < 0.05, p
+    for what in ("test BLEU", "training target tokens/s"):
+        assert re.search(rf"^ratio arlm/Marian {what}: .* = \d+\.\d\d -> (PASS|FAIL)$", out, re.M), out
+    assert "tok:13a" in out  # the sacreBLEU signature is printed
+
+
+def test_help_names_the_options():
+    proc = _run("--help", timeout=60)
+    assert proc.returncode == 0
+    for option in ("--corpus", "--seconds", "--preset", "--quick"):
+        assert option in proc.stdout
