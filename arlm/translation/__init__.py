@@ -6,7 +6,11 @@
     translate_ids(model, sources, DecodeConfig(num_beams=4)) -> output ids
     build_bible_en_es(path) -> the ``bible-en-es`` corpus from Debian's SWORD modules
     Translator(model, tokenizer).translate(texts, DecodeConfig(num_beams=4)) -> strings
-    train_seq2seq_steps(model, batch_for_step, steps)   a stand-in loop until the shared one takes pairs
+    ingest_pairs(PairIngestConfig(corpus=SPEC), home) -> a pair corpus version in the lake
+    tokenize_pairs(cv, src_tokenizer, tgt_tokenizer, out_root) -> PairTokenDataset
+    evaluate_pairs(translator, sources, references, num_beams=4) -> BLEU, chrF, ROUGE-L, loss, baselines
+
+Training is ``arlm.training.train`` (the one loop) on a PairTokenDataset.
 
 Exports are imported on first use (reading pairs does not import torch).
 """
@@ -29,7 +33,12 @@ _EXPORTS = {
     "make_batch": "arlm.models.seq2seq",
     "token_batches": "arlm.models.seq2seq",
     "build_bible_en_es": "arlm.translation.bible",
-    "train_seq2seq_steps": "arlm.translation.train",
+    "PairIngestConfig": "arlm.translation.lake",
+    "ingest_pairs": "arlm.translation.lake",
+    "tokenize_pairs": "arlm.translation.lake",
+    "PairTokenDataset": "arlm.translation.dataset",
+    "write_pair_dataset": "arlm.translation.dataset",
+    "evaluate_pairs": "arlm.translation.evaluate",
     "Translator": "arlm.translation.translator",
 }
 

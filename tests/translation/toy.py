@@ -59,10 +59,22 @@ def small_model(case: str, seed: int = 0, **overrides):
 
 
 def trained_model(case: str, steps: int = 40, task: str = "reverse"):
-    """``small_model(case)`` after a few steps on ``task``: outputs of varied length that end in EOS
-    (an untrained model's outputs are degenerate, which would make decoding tests vacuous)."""
-    from arlm.translation.train import train_seq2seq_steps
+    """``small_model(case)`` after a few AdamW steps on ``task``: outputs of varied length that end in
+    EOS (an untrained model's outputs are degenerate, which would make decoding tests vacuous). A
+    few plain steps suffice here; training proper is the shared loop's (test_shared_loop.py)."""
+    from arlm.training.optim import build_optimizer, set_lr
+    from arlm.training.schedule import lr_at
 
     model = small_model(case)
-    train_seq2seq_steps(model, batch_for(task, 32), steps, lr=3e-3, warmup_steps=5, log_interval=steps)
+    optimizer = build_optimizer(model, 3e-3, 0.0, (0.9, 0.98), torch.device("cpu"))
+    batch = batch_for(task, 32)
+    model.train()
+    for step in range(steps):
+        set_lr(optimizer, lr_at(step, 3e-3, 3e-4, 5, steps))
+        b = batch(step)
+        _, loss = model(b.src, b.tgt_in, b.tgt_out, b.src_mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
     return model.eval()
