@@ -109,3 +109,31 @@ def test_wrong_family_for_the_data_is_refused(tmp_path):
     data = toy_dataset(tmp_path / "tokens", "copy", n_train=100)
     with pytest.raises(ConfigError, match="language model.*sentence pairs"):
         config(model="gpt/tiny").validate(data.path)
+
+
+def test_bf16_autocast_and_compile_train_a_seq2seq_model(tmp_path):
+    """The loop's bfloat16 autocast and torch.compile (aot_eager: no code generation) take the seq2seq
+    forward as they take a language model's."""
+    data = toy_dataset(tmp_path / "tokens", "copy", n_train=500)
+    cfg = config(
+        max_steps=6, log_interval=3, eval_interval=6, dtype="bfloat16", compile=True, compile_backend="aot_eager"
+    )
+    result = train(cfg, data.path, tmp_path / "run")
+    losses = [h["train_loss"] for h in result.history]
+    assert result.steps == 6 and all(0 < x < 10 for x in losses) and result.final_val_loss is not None
+
+
+@pytest.mark.parametrize("attention", ["luong", "bahdanau"])
+def test_lstm_attention_kind_trains_in_the_same_loop(tmp_path, attention):
+    data = toy_dataset(tmp_path / "tokens", "copy", n_train=2000)
+    cfg = config(
+        model="lstm-attn-seq2seq/tiny",
+        model_overrides={"n_embd": 32, "hidden_size": 32, "attention": attention, "dropout": 0.0},
+        max_steps=40,
+        log_interval=10,
+        eval_interval=40,
+    )
+    result = train(cfg, data.path, tmp_path / "run")
+    losses = [h["train_loss"] for h in result.history]
+    assert result.model_kind == "lstm-attn-seq2seq" and losses[-1] < losses[0], losses
+    assert load_seq2seq(result.latest_checkpoint).config.attention == attention
