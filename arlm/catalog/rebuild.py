@@ -8,9 +8,13 @@ Everything the stages record can be read back from where the artifacts live:
 - token datasets: ``tokens/<id>/manifest.json`` (language-model and translation pair datasets);
 - training runs: ``runs/<run_id>/summary.json`` (config from its ``params``, else from the MLflow
   run's parameters, else from ``run.json``), and the pipeline's test evaluation from the MLflow
-  run's ``test_*`` metrics;
+  run's ``test_*`` metrics (a language model's bits per byte beside its unigram baseline, or a
+  translation model's BLEU beside its copy-source baseline, with the sacreBLEU signatures and the
+  test pairs' id from the run's ``test_*`` tags);
 - registered models and their aliases: MLflow's registry (read with
-  :mod:`arlm.registry.sqlite_registry` for the embedded store), a version's metrics from its run.
+  :mod:`arlm.registry.sqlite_registry` for the embedded store), a version's metrics from its run
+  (the split its gate was measured on: tag ``arlm.test_split_id``, ``<data id>:<split>`` or, for
+  translation models scored on the first N test pairs, ``<corpus id>:<split>:first-N``).
 
 Every row goes through the same ``Catalog.record_*`` upserts as the stages, so the rebuilt rows
 equal the recorded ones. Nothing is deleted: rebuilding an existing catalog fills what is missing
@@ -157,6 +161,16 @@ def _run_data(client: Any, mlflow_run_id: str | None) -> Any | None:
         return None
 
 
+def _split_of(split_id: str | None) -> str:
+    """The split named by a gate's test split id: ``<data id>:<split>`` (language models,
+    translation models), ``<corpus id>:<split>:first-N`` (a translation model scored on the first N
+    pairs of its split); ``test`` when there is none."""
+    parts = (split_id or "").split(":")
+    if len(parts) > 2 and parts[-1].startswith("first-"):
+        parts = parts[:-1]
+    return parts[-1] or EVAL_SPLIT
+
+
 def _split_metrics(metrics: dict[str, float], split: str) -> dict[str, float]:
     prefix = f"{split}_"
     return {k[len(prefix) :]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
@@ -180,7 +194,12 @@ def _record_run(cat: Catalog, client: Any, folder: Path, report: RebuildReport) 
         return
     evaluation = _split_metrics(dict(data.metrics), EVAL_SPLIT)
     # the evaluate stage's figures (its unigram baseline tells them from anything else logged as test_*)
-    if "bits_per_byte" in evaluation and "unigram_bits_per_byte" in evaluation and summary.get("model_dir"):
+    lm = "bits_per_byte" in evaluation and "unigram_bits_per_byte" in evaluation
+    # the translation evaluate stage's (its copy-source baseline); its texts were logged as test_* tags
+    translation = "bleu" in evaluation and "copy_bleu" in evaluation
+    if translation:
+        evaluation.update(_split_texts(dict(data.tags or {}), EVAL_SPLIT))
+    if (lm or translation) and summary.get("model_dir"):
         cat.record_evaluation(
             model_dir=str(summary["model_dir"]),
             dataset_id=summary.get("dataset_id"),
@@ -191,9 +210,19 @@ def _record_run(cat: Catalog, client: Any, folder: Path, report: RebuildReport) 
         report.add("evaluations")
 
 
+def _split_texts(tags: dict[str, str], split: str) -> dict[str, str]:
+    """What the translation evaluate stage logs as ``<split>_*`` run tags (it records them among its
+    metrics): the sacreBLEU signatures and the test pairs' ``split_id``."""
+    from arlm.translation.model_stages import SIGNATURE_KEYS
+
+    keys = (*SIGNATURE_KEYS, "split_id")
+    return {k: tags[f"{split}_{k}"] for k in keys if tags.get(f"{split}_{k}")}
+
+
 def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: RebuildReport, attempt: Callable) -> None:
     """Every registered version (run id from tag ``arlm.run_id``, metrics of its test split from
-    its MLflow run) and every alias, as ``register_stage`` and the gate record them."""
+    its MLflow run) and every alias, as ``register_stage``, ``register_translation_stage`` and
+    the gate record them."""
     from arlm.registry.gate import SPLIT_TAG
     from arlm.registry.sqlite_registry import registry_client
 
@@ -203,7 +232,7 @@ def _record_models(cat: Catalog, client: Any, tracking_uri: str, report: Rebuild
 
             def one(m=m, mv=mv) -> None:
                 tags = dict(mv.tags or {})
-                split = (tags.get(SPLIT_TAG) or f":{EVAL_SPLIT}").rpartition(":")[2] or EVAL_SPLIT
+                split = _split_of(tags.get(SPLIT_TAG))
                 data = _run_data(client, mv.run_id)
                 metrics = _split_metrics(dict(data.metrics), split) if data is not None else {}
                 cat.record_model(
@@ -252,7 +281,17 @@ def _record_origin(cat: Catalog, name: str, version: int, tags: dict[str, str]) 
             base_version=int(base_version) if base_version else None,
             method=tags.get("arlm.finetune_method"),
             details={
-                "base_test_bits_per_byte": tags.get("arlm.gate.base_bpb"),
+                **_base_figure(tags),
                 "lora_rank": int(tags["arlm.lora_rank"]) if tags.get("arlm.lora_rank") else None,
             },
         )
+
+
+def _base_figure(tags: dict[str, str]) -> dict[str, str | None]:
+    """The base model's test figure the gate compared a fine-tuned version with (tag
+    ``arlm.gate.base_<short>`` of the version's gate metric): ``base_test_bits_per_byte`` for a
+    language model, ``base_test_<metric>`` (``base_test_bleu``) for another metric."""
+    from arlm.registry.gate import BITS_PER_BYTE, GATE_METRICS, METRIC_TAG
+
+    metric = GATE_METRICS.get(tags.get(METRIC_TAG) or BITS_PER_BYTE.name, BITS_PER_BYTE)
+    return {f"base_test_{metric.name}": tags.get(f"arlm.gate.base_{metric.short}")}

@@ -375,43 +375,24 @@ def run_translate(args: argparse.Namespace) -> int:
 
 # -- models --------------------------------------------------------------------------------------
 def run_models_list(args: argparse.Namespace) -> int:
-    from arlm.registry import list_models
+    from arlm.registry import format_models_list, list_models
 
     rows = list_models()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    if not rows:
-        print("no registered models")
-        return 0
-    print(f"{'name':<24}{'versions':>9}{'latest':>8}  {'champion bpb':>12}  aliases")
-    for r in rows:
-        bpb = "-" if r["champion_test_bpb"] is None else f"{r['champion_test_bpb']:.4f}"
-        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted(r["aliases"].items())) or "-"
-        print(f"{r['name']:<24}{r['n_versions']:>9}{r['latest_version'] or '-':>8}  {bpb:>12}  {aliases}")
+    print(format_models_list(rows))
     return 0
 
 
 def run_models_show(args: argparse.Namespace) -> int:
-    from arlm.registry import show_model
+    from arlm.registry import format_model_show, show_model
 
     info = show_model(args.name)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    print(f"{info['name']}  aliases: " + (", ".join(f"@{a}=v{v}" for a, v in sorted(info["aliases"].items())) or "-"))
-    print(f"champion history: {info['champion_history']}")
-    for v in info["versions"]:
-        t = v["tags"]
-        figure = (
-            f"test BLEU {t['arlm.test_bleu']:<21}"
-            if "arlm.test_bleu" in t and "arlm.test_bpb" not in t
-            else f"test bpb {t.get('arlm.test_bpb', '-'):<22}"
-        )
-        print(
-            f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<22} {figure} "
-            f"gate: {t.get('arlm.gate.decision', '-')} ({t.get('arlm.gate.reason', '')})"
-        )
+    print(format_model_show(info))
     return 0
 
 

@@ -15,11 +15,15 @@ _EXPORTS = {
     "promote": "arlm.registry.gate",
     "rollback": "arlm.registry.gate",
     "load_generator": "arlm.registry.resolve",
+    "load_translator": "arlm.registry.resolve",
     "resolve_model": "arlm.registry.resolve",
     "resolve_model_for_eval": "arlm.registry.resolve",
     "mlflow_alias_resolver": "arlm.registry.resolve",
     "list_models": "arlm.registry.listing",
     "show_model": "arlm.registry.listing",
+    "version_metric": "arlm.registry.listing",
+    "format_models_list": "arlm.registry.listing",
+    "format_model_show": "arlm.registry.listing",
 }
 
 __all__ = sorted(_EXPORTS)
