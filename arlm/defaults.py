@@ -9,3 +9,6 @@ DEFAULT_RESUME = "auto"
 # The name `arlm pipeline` registers its model under by default; `arlm generate/evaluate` default to
 # that model's champion (models:/arlm-gpt@champion).
 DEFAULT_MODEL_NAME = "arlm-gpt"
+# The name `arlm pipeline --task translation` registers its translator under when --name is not
+# given; `arlm translate` defaults to its champion (models:/arlm-translator@champion).
+DEFAULT_TRANSLATION_MODEL_NAME = "arlm-translator"

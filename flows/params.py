@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from arlm.data.config import IngestConfig
-from arlm.defaults import DEFAULT_MODEL_NAME, DEFAULT_RESUME
+from arlm.defaults import DEFAULT_MODEL_NAME, DEFAULT_RESUME, DEFAULT_TRANSLATION_MODEL_NAME
 from arlm.errors import ConfigError
 from arlm.options import config_fields
 from arlm.tokenizers.config import TokenizerConfig
@@ -204,13 +204,24 @@ def option_sections() -> dict[str, str]:
 
 
 class PipelineParams(TrainParams, TranslationOptions, TokenizerOptions, IngestOptions):
-    name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name in MLflow.")
+    name: str = Field(
+        DEFAULT_MODEL_NAME,
+        description=f"Registered model name in MLflow (task=translation: {DEFAULT_TRANSLATION_MODEL_NAME} by default).",
+    )
     task: Literal["language-model", "translation"] = Field(
         "language-model",
         description="language-model: a corpus of documents, a decoder-only model, gated on test bits/byte; "
         "translation: a parallel corpus (--corpus bible-en-es, FILE.tsv...), a seq2seq model (the default "
         f"gpt/tiny becomes {DEFAULT_TRANSLATION_MODEL}), gated on test BLEU.",
     )
+
+    @property
+    def model_name(self) -> str:
+        """The registered name: ``name``, or for task=translation left at the language models'
+        default, the translators' (one registered name never mixes the two gates' figures)."""
+        if self.task == "translation" and self.name == DEFAULT_MODEL_NAME:
+            return DEFAULT_TRANSLATION_MODEL_NAME
+        return self.name
 
     def translation_train_config(self, **changes: Any) -> TrainConfig:
         """The TrainConfig of --task translation: the LM default model becomes the seq2seq default;

@@ -93,7 +93,7 @@ def translation_pipeline(p, train_cfg, ray_options) -> dict[str, Any]:
     home = home_of(root)
     cv, tok, ds = prepare_pairs(p, root)
     summary = train_task(
-        train_cfg, ds["dataset_id"], ray_options, root, run_name=p.name, resume=getattr(p, "resume", None)
+        train_cfg, ds["dataset_id"], ray_options, root, run_name=p.model_name, resume=getattr(p, "resume", None)
     )
     metrics = evaluate_translation_task(
         summary["model_dir"],
@@ -103,12 +103,12 @@ def translation_pipeline(p, train_cfg, ray_options) -> dict[str, Any]:
         num_beams=p.eval_num_beams,
         max_pairs=p.eval_max_pairs,
     )
-    reg = register_translation_task(summary, metrics, p.name, root)
+    reg = register_translation_task(summary, metrics, p.model_name, root)
     samples = [(x["source"], x["output"]) for x in metrics.get("samples", [])]
     create_markdown_artifact(
         "\n".join(
             [
-                f"# {p.name} version {reg['version']} ({cv['src_lang']} -> {cv['tgt_lang']})",
+                f"# {p.model_name} version {reg['version']} ({cv['src_lang']} -> {cv['tgt_lang']})",
                 f"- model URI: `{reg['uri']}`",
                 f"- corpus version `{cv['corpus_id']}`, tokenizer `{tok['tokenizer_id']}`, pairs `{ds['dataset_id']}`",
                 f"- MLflow run `{summary['mlflow_run_id']}` (tracking URI `{home.mlflow_tracking_uri}`)",

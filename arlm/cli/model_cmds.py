@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from arlm.defaults import DEFAULT_MODEL_NAME
+from arlm.defaults import DEFAULT_MODEL_NAME, DEFAULT_TRANSLATION_MODEL_NAME
 
 # what `arlm pipeline` registers by default (its --name), crowned by the gate
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
@@ -25,13 +25,11 @@ MODEL_HELP = (
     "model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/NAME or an MLflow model "
     "folder (default %(default)s: the champion of the model `arlm pipeline` registers)"
 )
-# what `arlm pipeline --task translation --corpus bible-en-es --name bible-en-es` registers
-DEFAULT_TRANSLATION_MODEL_NAME = "bible-en-es"
 DEFAULT_TRANSLATION_MODEL_URI = f"models:/{DEFAULT_TRANSLATION_MODEL_NAME}@champion"
 TRANSLATION_MODEL_HELP = (
     "translation model URI: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/NAME or an MLflow "
-    "model folder (default %(default)s: the champion of `arlm pipeline --task translation --corpus "
-    f"bible-en-es --name {DEFAULT_TRANSLATION_MODEL_NAME}`)"
+    "model folder (default %(default)s: the champion of `arlm pipeline --task translation`, "
+    "which registers under that name when not given --name)"
 )
 PROGRESS_LINES = 100  # an --input-file longer than this reports progress on stderr
 
