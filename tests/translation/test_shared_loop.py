@@ -137,3 +137,45 @@ def test_lstm_attention_kind_trains_in_the_same_loop(tmp_path, attention):
     losses = [h["train_loss"] for h in result.history]
     assert result.model_kind == "lstm-attn-seq2seq" and losses[-1] < losses[0], losses
     assert load_seq2seq(result.latest_checkpoint).config.attention == attention
+
+
+@pytest.mark.slow  # two spawned processes import torch: ~30 s on 2 cores
+def test_two_gloo_ranks_share_each_pair_batch(tmp_path):
+    """What Ray Train's workers do: DDP over gloo, each rank its share of the step's pairs. The global
+    batch is the same as on one rank, so the loss curve follows the one-rank run closely (not
+    exactly: each rank averages over its own target tokens) and only rank 0 writes checkpoints."""
+    import json
+
+    import torch.multiprocessing as mp
+
+    from training.ddp_worker import run_rank
+
+    data = toy_dataset(tmp_path / "tokens", "copy", n_train=3000)
+    cfg = dict(
+        model="transformer-seq2seq/tiny",
+        model_overrides=SMALL,
+        block_size=24,
+        batch_size=16,
+        lr=3e-3,
+        warmup_steps=0,
+        optimizer="adamw",
+        max_steps=12,
+        log_interval=3,
+        eval_interval=6,
+        eval_batches=4,
+        checkpoint_interval=6,
+        checkpoint_seconds=None,
+        device="cpu",
+    )
+    one = train(TrainConfig(**cfg), data.path, tmp_path / "one")
+    out = tmp_path / "two"
+    out.mkdir()
+    mp.spawn(run_rank, args=(2, str(tmp_path / "pg"), str(data.path), str(out), cfg), nprocs=2, join=True)
+    two = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    a = [h["train_loss"] for h in one.history]
+    b = [h["train_loss"] for h in two[0]["result"]["history"]]
+    assert len(a) == len(b) == 4 and b[-1] < b[0], b
+    for x, y in zip(a, b):
+        assert abs(x - y) < 0.05 * x, (a, b)
+    assert two[0]["result"]["tokens"] == two[1]["result"]["tokens"] == one.tokens  # the global batch's tokens
+    assert [c[2] for c in two[1]["calls"] if c[0] == "checkpoint"] == [False, False]  # rank 1 writes nothing
