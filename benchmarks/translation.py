@@ -35,7 +35,10 @@ One process, one run, both models side by side:
    ``model.generate`` (batches of 32 sorted by length, as arlm; ``max_new_tokens`` the batch's
    largest limit + 1 for the EOS, each output cut to its own limit); both decoded by the same
    tokenizer and scored by ``arlm.evaluation.translation`` (sacreBLEU BLEU and chrF against the raw
-   references). The teacher-forced test loss (nats per target token, no smoothing) is printed too.
+   references). The sources sorted by length are cut into batches of 32 and each batch is
+   translated by one model and then the other, each timed: translation sentences/s, side by side
+   as in training. The teacher-forced test loss (nats per target token, no smoothing), the
+   output/reference length ratio and the number of distinct outputs are printed too.
 
 Prints a Markdown table, then the ratios arlm / Marian of test BLEU and of training target tokens/s
 with PASS (>= 1.00) or FAIL. ``--strict`` makes a FAIL the exit status 1.
@@ -342,17 +345,13 @@ def marian_translate(model, sources: list[list[int]], cfg: Any, limit_of) -> lis
     return out
 
 
-def score(c: Contender, data: Data, arlm_model, args) -> None:
-    """Test loss, beam-4 translations (timed), BLEU and chrF of ``c`` into ``c.results``."""
+def test_loss(c: Contender, data: Data, mc: Any) -> float:
+    """Mean teacher-forced cross-entropy (nats, no smoothing) per test target token, EOS included."""
     import torch
 
-    from arlm.evaluation.translation import bleu, chrf
     from arlm.models.seq2seq import make_batch, token_batches
-    from arlm.translation.decode import DecodeConfig, output_limits, translate_ids
 
     src_ids, tgt_ids = data.ids["test"]
-    srcs, refs = data.text["test"]
-    mc = arlm_model.config
     total = count = 0.0
     with torch.inference_mode():
         for idx in token_batches([len(s) for s in src_ids], [len(t) for t in tgt_ids], 4096, shuffle=False):
@@ -365,27 +364,49 @@ def score(c: Contender, data: Data, arlm_model, args) -> None:
                 )
             )
             count += int((labels != -100).sum())
+    return total / count
+
+
+def score(contenders: list[Contender], data: Data, arlm_model: Any) -> None:
+    """Test loss, beam-4 translations, BLEU and chrF of each contender into ``results``. Sources are
+    sorted by length and cut into batches of 32; each batch is translated by one model, then the
+    other, each timed, so that a change of load on the machine hits both."""
+    from arlm.evaluation.translation import bleu, chrf
+    from arlm.translation.decode import DecodeConfig, output_limits, translate_ids
+
+    src_ids, _ = data.ids["test"]
+    srcs, refs = data.text["test"]
     dcfg = DecodeConfig(num_beams=4)
-    t0 = time.perf_counter()
-    if c.name == "arlm":
-        outs = translate_ids(c.model, src_ids, dcfg)
-    else:
-        outs = marian_translate(c.model, src_ids, dcfg, lambda lengths: output_limits(arlm_model, lengths, dcfg))
-    seconds = time.perf_counter() - t0
-    hyps = [data.tokenizer.decode(o) for o in outs]
-    b = bleu(hyps, refs)
-    c.results.update(
-        test_loss=total / count,
-        bleu=b["score"],
-        bleu_signature=b["signature"],
-        chrf=chrf(hyps, refs)["score"],
-        translate_s=seconds,
-        sent_s=len(src_ids) / seconds,
-        distinct=len(set(hyps)),
-        length_ratio=b["ratio"],
-        hypotheses=hyps,
-        samples=list(zip(srcs[:2], hyps[:2], refs[:2])),
-    )
+    outs: dict[str, list[list[int]]] = {c.name: [[] for _ in src_ids] for c in contenders}
+    seconds = dict.fromkeys(outs, 0.0)
+    order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
+    for start in range(0, len(order), dcfg.batch_size):
+        chunk = order[start : start + dcfg.batch_size]
+        sources = [src_ids[i] for i in chunk]
+        for c in contenders:
+            t0 = time.perf_counter()
+            if c.name == "arlm":
+                got = translate_ids(c.model, sources, dcfg)
+            else:
+                got = marian_translate(c.model, sources, dcfg, lambda n: output_limits(arlm_model, n, dcfg))
+            seconds[c.name] += time.perf_counter() - t0
+            for i, o in zip(chunk, got):
+                outs[c.name][i] = o
+    for c in contenders:
+        hyps = [data.tokenizer.decode(o) for o in outs[c.name]]
+        b = bleu(hyps, refs)
+        c.results.update(
+            test_loss=test_loss(c, data, arlm_model.config),
+            bleu=b["score"],
+            bleu_signature=b["signature"],
+            chrf=chrf(hyps, refs)["score"],
+            translate_s=seconds[c.name],
+            sent_s=len(src_ids) / seconds[c.name],
+            distinct=len(set(hyps)),
+            length_ratio=b["ratio"],
+            hypotheses=hyps,
+            samples=list(zip(srcs[:2], hyps[:2], refs[:2])),
+        )
 
 
 def save(contenders: list[Contender], data: Data, out: Path) -> None:
@@ -488,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = arlm_model.config
     batches = StepBatches(*data.ids["train"], args.max_tokens, args.seed, cfg.pad_id, cfg.bos_id, cfg.eos_id)
     train_side_by_side(contenders, batches, args)
+    score(contenders, data, arlm_model)
     for c in contenders:
-        score(c, data, arlm_model, args)
         print(
             f"  {c.name}: {c.steps} steps; test BLEU {c.results['bleu']:.2f}; e.g. {c.results['samples'][0][1]!r}",
             file=sys.stderr,
@@ -540,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         r = ratio(x, y)
         ok = r >= 1.0
         failed |= not ok
-        print(f"ratio arlm/Marian {what}: {x:,.2f} / {y:,.2f} = {r:.2f} -> {'PASS' if ok else 'FAIL'}")
+        print(f"ratio arlm/Marian {what}: {x:,.2f} / {y:,.2f} = {r:.3f} -> {'PASS' if ok else 'FAIL'}")
     sent = ratio(a.results["sent_s"], m.results["sent_s"])
     print(f"ratio arlm/Marian translation sentences/s: {sent:.2f} (information)")
     print(f"total wall time {time.perf_counter() - t_start:.0f} s")
