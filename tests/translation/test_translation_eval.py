@@ -94,7 +94,7 @@ def noisy(refs: list[str], seed: int = 0) -> list[str]:
     return out
 
 
-def test_pairs(hp: dict, n: int | None = None) -> tuple[list[str], list[str]]:
+def held_out_pairs(hp: dict, n: int | None = None) -> tuple[list[str], list[str]]:
     from arlm.data import load_corpus_version
     from arlm.translation.lake import read_split_pairs
 
@@ -102,7 +102,6 @@ def test_pairs(hp: dict, n: int | None = None) -> tuple[list[str], list[str]]:
     return list(pairs.src[:n]), list(pairs.tgt[:n])
 
 
-test_pairs.__test__ = False  # a helper, not a test
 
 
 # -- fixtures -----------------------------------------------------------------------------------------
@@ -156,7 +155,7 @@ def _write(path: Path, lines: list[str]) -> Path:
 def test_scores_match_the_sacrebleu_command_line_on_the_same_files(hp, translator, tmp_path):
     from arlm.translation.evaluate import evaluate_pairs
 
-    srcs, refs = test_pairs(hp)
+    srcs, refs = held_out_pairs(hp)
     hyps = noisy(refs)
     echo = EchoTranslator(translator, dict(zip(srcs, hyps)))
     scores = evaluate_pairs(echo, srcs, refs, num_beams=1)
@@ -181,7 +180,7 @@ def test_evaluate_pairs_of_a_real_model_gives_every_figure(hp, translator):
     from arlm.evaluation.translation import bleu, degeneracy, reference_loss, rouge_l
     from arlm.translation.evaluate import evaluate_pairs, format_scores
 
-    srcs, refs = test_pairs(hp)
+    srcs, refs = held_out_pairs(hp)
     shortest = sorted(range(len(srcs)), key=lambda i: len(srcs[i]))[:6]  # an untrained model writes to the limit
     srcs, refs = [srcs[i] for i in shortest], [refs[i] for i in shortest]
     scores = evaluate_pairs(translator, srcs, refs, num_beams=2, batch_size=4)
@@ -226,7 +225,7 @@ def test_long_sources_are_truncated_and_counted_or_refused_with_the_limit(hp, tr
     from arlm.registry.resolve import translator_from_dirs
     from arlm.translation.evaluate import check_source_lengths, evaluate_pairs
 
-    srcs, refs = test_pairs(hp)
+    srcs, refs = held_out_pairs(hp)
     longest = [max(len(s), len(t)) for s, t in zip(translator.encode_sources(srcs), translator.encode_targets(refs))]
     order = sorted(range(len(srcs)), key=longest.__getitem__)
     pick = order[:3] + order[-3:]  # the three shortest pairs fit the model below, the three longest do not
