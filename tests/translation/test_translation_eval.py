@@ -102,8 +102,6 @@ def held_out_pairs(hp: dict, n: int | None = None) -> tuple[list[str], list[str]
     return list(pairs.src[:n]), list(pairs.tgt[:n])
 
 
-
-
 # -- fixtures -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hp(tmp_path_factory):
