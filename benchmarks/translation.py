@@ -18,9 +18,11 @@ One process, one run, both models side by side:
    dimensions: encoder/decoder layers, d_model, heads, feed-forward width, vocabulary, maximum
    positions, dropout (on the residual branches and the attention weights, none inside the
    feed-forward, as arlm), GELU, shared and tied embeddings, ``init_std`` 0.02; pad id 1, EOS and
-   decoder start 0 (arlm's ``<|endoftext|>``). Marian keeps its own architecture: post-norm layers,
-   fixed sinusoidal positions, ``scale_embedding=True`` as in Helsinki-NLP's opus-mt configs
-   (``--marian-scale-embedding off`` for MarianConfig's default), SDPA attention.
+   decoder start 0 (arlm's ``<|endoftext|>``). Marian is post-norm with
+   ``scale_embedding=True`` as in Helsinki-NLP's opus-mt configs (``--marian-scale-embedding off``
+   for MarianConfig's default) and SDPA attention. arlm's ``tiny`` preset has the same layout
+   (``norm="post"``: LayerNorm after each residual addition, embeddings times sqrt(d_model) beside
+   fixed sinusoids); its deeper presets are pre-norm.
 3. Training: one loop here treats both alike: the same token-id batches (``token_batches``, packed
    to ``--max-tokens`` padded tokens a side, batch order from the seed), AdamW (betas 0.9/0.98, no
    weight decay), gradient clipping at 1, the shared schedule (``arlm.training.schedule.lr_at``:
@@ -445,7 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default=DEFAULT_PRESET, help="transformer-seq2seq preset (tiny, small, base, big)")
     ap.add_argument("--vocab-size", type=int, default=4096, help="joint BPE vocabulary (specials included)")
     ap.add_argument("--max-tokens", type=int, default=4096, help="padded tokens per batch and side")
-    ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW), cosine to 10%% of it")
+    ap.add_argument(
+        "--lr",
+        type=float,
+        default=2e-3,
+        help="peak learning rate (AdamW), cosine to 10%% of it; 2e-3 was Marian's best of 1e-3/2e-3/3e-3 "
+        "after 400 steps (benchmarks/RESULTS.md)",
+    )
     ap.add_argument("--warmup-steps", type=int, default=100, help="warm-up steps (at most 5%% of the time)")
     ap.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing of the training loss")
     ap.add_argument(

@@ -60,6 +60,8 @@ def test_tiny_presets_build_with_defaults():
         ("transformer-seq2seq", {"d_model": 30, "n_head": 4}, "divisible by n_head"),
         ("transformer-seq2seq", {"positions": "alibi"}, "positions"),
         ("transformer-seq2seq", {"label_smoothing": 1.0}, "label_smoothing"),
+        ("transformer-seq2seq", {"norm": "sandwich"}, "norm must be 'pre' or 'post'"),
+        ("transformer-seq2seq", {"norm": "post", "positions": "learned"}, "positions='sinusoidal'"),
         ("transformer-seq2seq", {"eos_id": 5000}, "eos_id 5000 is outside"),
         ("transformer-seq2seq", {"n_layers": 3}, "unknown option"),
         ("lstm-attn-seq2seq", {"attention": "dot"}, "luong' or 'bahdanau"),

@@ -17,11 +17,39 @@ PAD, BOS, EOS = 1, 0, 0
 SMALL = {
     "transformer": (
         "transformer-seq2seq",
-        {"d_model": 32, "n_head": 4, "n_encoder_layer": 2, "n_decoder_layer": 2, "d_ff": 64},
+        {
+            "d_model": 32,
+            "n_head": 4,
+            "n_encoder_layer": 2,
+            "n_decoder_layer": 2,
+            "d_ff": 64,
+            "norm": "pre",
+            "positions": "learned",
+        },
     ),
     "transformer-sinusoidal": (
         "transformer-seq2seq",
-        {"d_model": 32, "n_head": 4, "n_encoder_layer": 1, "n_decoder_layer": 2, "d_ff": 64, "positions": "sinusoidal"},
+        {
+            "d_model": 32,
+            "n_head": 4,
+            "n_encoder_layer": 1,
+            "n_decoder_layer": 2,
+            "d_ff": 64,
+            "positions": "sinusoidal",
+            "norm": "pre",
+        },
+    ),
+    "transformer-post": (
+        "transformer-seq2seq",
+        {
+            "d_model": 32,
+            "n_head": 4,
+            "n_encoder_layer": 2,
+            "n_decoder_layer": 2,
+            "d_ff": 64,
+            "norm": "post",
+            "positions": "sinusoidal",
+        },
     ),
     "lstm-luong": ("lstm-attn-seq2seq", {"n_embd": 32, "hidden_size": 32, "n_encoder_layer": 2, "n_decoder_layer": 2}),
     "lstm-bahdanau": (
@@ -30,6 +58,9 @@ SMALL = {
     ),
 }
 CASES = list(SMALL)
+# training steps of ``trained_model`` (default 40): the post-norm layout, whose sqrt(d_model)-scaled
+# embeddings start small beside its unit-amplitude positions, needs more on these 32-wide toys
+TOY_STEPS = {"transformer-post": 120}
 
 
 def sample_pairs(rng: random.Random, n: int, task: str = "reverse", lo: int = 3, hi: int = 10):
@@ -58,13 +89,14 @@ def small_model(case: str, seed: int = 0, **overrides):
     return build_seq2seq(spec, VOCAB, block_size=24, max_source_len=24, dropout=0.0, **{**kw, **overrides})
 
 
-def trained_model(case: str, steps: int = 40, task: str = "reverse"):
+def trained_model(case: str, steps: int | None = None, task: str = "reverse"):
     """``small_model(case)`` after a few AdamW steps on ``task``: outputs of varied length that end in
     EOS (an untrained model's outputs are degenerate, which would make decoding tests vacuous). A
     few plain steps suffice here; training proper is the shared loop's (test_shared_loop.py)."""
     from arlm.training.optim import build_optimizer, set_lr
     from arlm.training.schedule import lr_at
 
+    steps = TOY_STEPS.get(case, 40) if steps is None else steps
     model = small_model(case)
     optimizer = build_optimizer(model, 3e-3, 0.0, (0.9, 0.98), torch.device("cpu"))
     batch = batch_for(task, 32)
