@@ -450,9 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--lr",
         type=float,
-        default=2e-3,
-        help="peak learning rate (AdamW), cosine to 10%% of it; 2e-3 was Marian's best of 1e-3/2e-3/3e-3 "
-        "after 400 steps (benchmarks/RESULTS.md)",
+        default=1e-3,
+        help="peak learning rate (AdamW), cosine to 10%% of it. 1e-3 is MarianMTModel's best here: at 2e-3 "
+        "it was ahead after 400 steps but collapsed to one repeated output within 900 s (benchmarks/RESULTS.md)",
     )
     ap.add_argument("--warmup-steps", type=int, default=100, help="warm-up steps (at most 5%% of the time)")
     ap.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing of the training loss")

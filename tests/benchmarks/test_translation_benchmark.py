@@ -47,7 +47,7 @@ def test_quick_prints_the_table_and_both_judged_ratios(tmp_path):
         assert float(values["train target tok/s"].replace(",", "")) > 0
         assert 0 <= float(values["test BLEU (beam 4)"]) <= 100 and 0 <= float(values["test chrF"]) <= 100
         assert float(values["translate sent/s"]) > 0
-    # the same dimensions: parameter counts within 5% (arlm learns its positions, Marian's are fixed)
+    # the same dimensions: parameter counts within 5% (equal with tiny's fixed positions; learned ones add a few)
     p = [int(dict(zip(columns, c))["params"].replace(",", "")) for c in rows.values()]
     assert abs(p[0] - p[1]) / max(p) < 0.05, p
     for what in ("test BLEU", "training target tokens/s"):
@@ -60,3 +60,34 @@ def test_help_names_the_options():
     assert proc.returncode == 0
     for option in ("--corpus", "--seconds", "--preset", "--quick"):
         assert option in proc.stdout
+
+
+LAYOUTS = ROOT / "benchmarks" / "translation_layouts.py"
+
+
+def test_layout_study_quick_prints_every_layout_and_optimizer(tmp_path):
+    """``benchmarks/translation_layouts.py --quick``: one row per (layout, optimizer), each trained
+    the same number of steps and scored by a finite test loss."""
+    proc = subprocess.run(
+        [sys.executable, str(LAYOUTS), "--quick", "--cache-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in proc.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| layout") and not line.startswith("| ---")
+    ]
+    assert {(r[0], r[1]) for r in rows} == {(a, b) for a in ("pre", "post", "marian") for b in ("adamw", "muon")}
+    for row in rows:
+        assert 0 < float(row[5]) < 10, row  # nats per token of a 512-token BPE: below log(512) = 6.2 + margin
+
+
+def test_layout_study_refuses_an_unknown_layout():
+    proc = subprocess.run(
+        [sys.executable, str(LAYOUTS), "--layouts", "pre,sandwich"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "sandwich" in proc.stderr and "pre, post, marian" in proc.stderr
