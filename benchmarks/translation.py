@@ -30,7 +30,9 @@ One process, one run, both models side by side:
    each model's logits (cross-entropy, label smoothing ``--label-smoothing`` as arlm's default,
    padding labels -100). Steps of the two models alternate (the one with less training time so far
    goes next), each with its own dropout RNG stream, so a load change on a shared machine hits
-   both; each stops when its own training time reaches ``--seconds``. Training time counts the
+   both; each stops when its own training time reaches ``--seconds``. The peak learning rate is
+   ``--lr`` for both, or each model's own (``--lr-arlm``, ``--lr-marian``: each at its best rate,
+   as benchmarks/RESULTS.md's runs at 1e-3 and 2e-3 found them). Training time counts the
    forward, backward and optimizer step; building the batches (shared) is not counted.
 4. Scores: the test split, beam 4, length penalty 1, at most ``ceil(1.5 x source tokens + 10)``
    output tokens (arlm's ``DecodeConfig``): arlm through ``translate_ids``, Marian through
@@ -248,6 +250,7 @@ class Contender:
     name: str
     model: Any
     logits: Any  # (model, Seq2SeqBatch) -> [B, T, V]
+    lr: float = 1e-3  # peak learning rate
     optimizer: Any = None
     rng: Any = None  # this model's dropout RNG state between its steps
     seconds: float = 0.0
@@ -265,7 +268,7 @@ def train_side_by_side(contenders: list[Contender], batches: StepBatches, args) 
 
     for c in contenders:
         params = [p for p in c.model.parameters() if p.requires_grad]
-        c.optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0)
+        c.optimizer = torch.optim.AdamW(params, lr=c.lr, betas=(0.9, 0.98), weight_decay=0.0)
         c.rng = torch.Generator().manual_seed(args.seed).get_state()
         c.model.train()
     report = time.perf_counter() + 30
@@ -278,7 +281,7 @@ def train_side_by_side(contenders: list[Contender], batches: StepBatches, args) 
         labels = batch.tgt_out.masked_fill(batch.tgt_out == -1, -100)
         torch.set_rng_state(c.rng)
         t0 = time.perf_counter()
-        lr = lr_at(c.steps, args.lr, args.lr * 0.1, args.warmup_steps, None, c.seconds / args.seconds, 0.05)
+        lr = lr_at(c.steps, c.lr, c.lr * 0.1, args.warmup_steps, None, c.seconds / args.seconds, 0.05)
         for group in c.optimizer.param_groups:
             group["lr"] = lr
         loss = smoothed_loss(c.logits(c.model, batch), labels, args.label_smoothing)
@@ -454,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         help="peak learning rate (AdamW), cosine to 10%% of it. 1e-3 is MarianMTModel's best here: at 2e-3 "
         "it was ahead after 400 steps but collapsed to one repeated output within 900 s (benchmarks/RESULTS.md)",
     )
+    ap.add_argument("--lr-arlm", type=float, default=None, help="arlm's peak learning rate (default: --lr)")
+    ap.add_argument("--lr-marian", type=float, default=None, help="MarianMTModel's peak learning rate (default: --lr)")
     ap.add_argument("--warmup-steps", type=int, default=100, help="warm-up steps (at most 5%% of the time)")
     ap.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing of the training loss")
     ap.add_argument(
@@ -511,8 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     arlm_model = build_arlm(args.preset, tok.vocab_size, args.seed, args.label_smoothing)
     marian = build_marian(arlm_model.config, args.seed, args.marian_scale_embedding == "on")
     contenders = [
-        Contender("arlm", arlm_model, arlm_logits),
-        Contender("marian", marian, marian_logits),
+        Contender("arlm", arlm_model, arlm_logits, lr=args.lr if args.lr_arlm is None else args.lr_arlm),
+        Contender("marian", marian, marian_logits, lr=args.lr if args.lr_marian is None else args.lr_marian),
     ]
     cfg = arlm_model.config
     batches = StepBatches(*data.ids["train"], args.max_tokens, args.seed, cfg.pad_id, cfg.bos_id, cfg.eos_id)
@@ -535,13 +540,14 @@ def main(argv: list[str] | None = None) -> int:
         "marian": "transformers MarianMTModel",
     }
     n_test = len(data.ids["test"][0])
+    a, m = contenders
     print(
         f"\ncorpus {spec}: {data.stats['pairs']['train']:,} training pairs "
         f"({data.stats['train_target_tokens']:,} target tokens), {n_test:,} test pairs "
         f"(split by {data.stats['split_by']}); joint BPE {tok.vocab_size:,}; "
         f"{cfg.n_encoder_layer}+{cfg.n_decoder_layer} layers, d_model {cfg.d_model}, {cfg.n_head} heads, "
         f"ffn {cfg.d_ff}, dropout {cfg.dropout}, label smoothing {args.label_smoothing}; "
-        f"AdamW lr {args.lr:g}, batches of {batches.max_tokens} tokens a side; "
+        f"AdamW peak lr {a.lr:g} (arlm) and {m.lr:g} (Marian), batches of {batches.max_tokens} tokens a side; "
         f"budget {args.seconds:g} s per model; {torch.get_num_threads()} torch threads "
         f"(OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}); torch {torch.__version__}\n"
     )
@@ -559,7 +565,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\ncopy-source baseline on the same test pairs: BLEU {copy['bleu']:.2f}, chrF {copy['chrf']:.2f}")
     print(f"BLEU signature: {contenders[0].results['bleu_signature']}")
-    a, m = contenders
     checks = [
         ("test BLEU", a.results["bleu"], m.results["bleu"]),
         ("training target tokens/s", a.tokens / a.seconds, m.tokens / m.seconds),

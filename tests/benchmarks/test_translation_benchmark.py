@@ -58,7 +58,7 @@ def test_quick_prints_the_table_and_both_judged_ratios(tmp_path):
 def test_help_names_the_options():
     proc = _run("--help", timeout=60)
     assert proc.returncode == 0
-    for option in ("--corpus", "--seconds", "--preset", "--quick"):
+    for option in ("--corpus", "--seconds", "--preset", "--quick", "--lr-arlm", "--lr-marian"):
         assert option in proc.stdout
 
 
