@@ -31,8 +31,7 @@ One process, one run, both models side by side:
    padding labels -100). Steps of the two models alternate (the one with less training time so far
    goes next), each with its own dropout RNG stream, so a load change on a shared machine hits
    both; each stops when its own training time reaches ``--seconds``. The peak learning rate is
-   ``--lr`` for both, or each model's own (``--lr-arlm``, ``--lr-marian``: each at its best rate,
-   as benchmarks/RESULTS.md's runs at 1e-3 and 2e-3 found them). Training time counts the
+   ``--lr`` for both, or each model's own (``--lr-arlm``, ``--lr-marian``). Training time counts the
    forward, backward and optimizer step; building the batches (shared) is not counted.
 4. Scores: the test split, beam 4, length penalty 1, at most ``ceil(1.5 x source tokens + 10)``
    output tokens (arlm's ``DecodeConfig``): arlm through ``translate_ids``, Marian through
