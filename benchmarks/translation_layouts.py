@@ -73,7 +73,9 @@ def make_optimizer(kind: str, model, lr: float):
     from arlm.training.optim import build_optimizer
 
     if kind == "adamw":
-        return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, betas=(0.9, 0.98))
+        return torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=lr, betas=(0.9, 0.98), weight_decay=0.0
+        )
     d = TrainConfig()
     return build_optimizer(
         model, lr, d.weight_decay, d.betas, torch.device("cpu"), "muon", d.muon_momentum, d.muon_lr_ratio
