@@ -14,42 +14,19 @@ from arlm.models.seq2seq import build_seq2seq, make_batch
 VOCAB = 24
 PAD, BOS, EOS = 1, 0, 0
 
+_WIDTH = {"d_model": 32, "n_head": 4, "d_ff": 64}
 SMALL = {
     "transformer": (
         "transformer-seq2seq",
-        {
-            "d_model": 32,
-            "n_head": 4,
-            "n_encoder_layer": 2,
-            "n_decoder_layer": 2,
-            "d_ff": 64,
-            "norm": "pre",
-            "positions": "learned",
-        },
+        {**_WIDTH, "n_encoder_layer": 2, "n_decoder_layer": 2, "norm": "pre", "positions": "learned"},
     ),
     "transformer-sinusoidal": (
         "transformer-seq2seq",
-        {
-            "d_model": 32,
-            "n_head": 4,
-            "n_encoder_layer": 1,
-            "n_decoder_layer": 2,
-            "d_ff": 64,
-            "positions": "sinusoidal",
-            "norm": "pre",
-        },
+        {**_WIDTH, "n_encoder_layer": 1, "n_decoder_layer": 2, "norm": "pre", "positions": "sinusoidal"},
     ),
     "transformer-post": (
         "transformer-seq2seq",
-        {
-            "d_model": 32,
-            "n_head": 4,
-            "n_encoder_layer": 2,
-            "n_decoder_layer": 2,
-            "d_ff": 64,
-            "norm": "post",
-            "positions": "sinusoidal",
-        },
+        {**_WIDTH, "n_encoder_layer": 2, "n_decoder_layer": 2, "norm": "post", "positions": "sinusoidal"},
     ),
     "lstm-luong": ("lstm-attn-seq2seq", {"n_embd": 32, "hidden_size": 32, "n_encoder_layer": 2, "n_decoder_layer": 2}),
     "lstm-bahdanau": (
