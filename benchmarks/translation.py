@@ -23,12 +23,17 @@ One process, one run, both models side by side:
    for MarianConfig's default) and SDPA attention. arlm's ``tiny`` preset has the same layout
    (``norm="post"``: LayerNorm after each residual addition, embeddings times sqrt(d_model) beside
    fixed sinusoids); its deeper presets are pre-norm.
-3. Training: one loop here treats both alike: the same token-id batches (``token_batches``, packed
+3. Training: one loop here drives both: the same token-id batches (``token_batches``, packed
    to ``--max-tokens`` padded tokens a side, batch order from the seed), AdamW (betas 0.9/0.98, no
    weight decay), gradient clipping at 1, the shared schedule (``arlm.training.schedule.lr_at``:
-   warm-up, then cosine decay over the wall-clock budget), and the same loss computed here from
-   each model's logits (cross-entropy, label smoothing ``--label-smoothing`` as arlm's default,
-   padding labels -100). Steps of the two models alternate (the one with less training time so far
+   warm-up, then cosine decay over the wall-clock budget), and the same loss, each model's through
+   its own library's code: cross-entropy with label smoothing ``--label-smoothing`` (arlm's
+   default) over the non-padding targets, computed by arlm's model (``Seq2SeqModel.loss``,
+   ``arlm.models.fastops.cross_entropy``) and from Marian's logits by ``F.cross_entropy`` (stock
+   PyTorch's fastest path: MarianMTModel's own loss has no label smoothing, and ``transformers``'
+   ``LabelSmoother`` is slower). Likewise each model runs its own dropout and attention code: arlm's CPU fast paths
+   (``arlm.models.fastops``, ``benchmarks/train_ops.py`` times them op by op), Marian's
+   ``nn.functional`` ones. Steps of the two models alternate (the one with less training time so far
    goes next), each with its own dropout RNG stream, so a load change on a shared machine hits
    both; each stops when its own training time reaches ``--seconds``. The peak learning rate is
    ``--lr`` for both, or each model's own (``--lr-arlm``, ``--lr-marian``). Training time counts the
@@ -232,8 +237,20 @@ def marian_logits(model, batch):
     ).logits
 
 
+def arlm_loss(model, batch, label_smoothing: float):
+    """arlm's own training loss: ``Seq2SeqModel.loss`` of its logits (``fastops.cross_entropy``)."""
+    return model.loss(arlm_logits(model, batch), batch.tgt_out, label_smoothing)
+
+
+def marian_loss(model, batch, label_smoothing: float):
+    """MarianMTModel's logits through ``F.cross_entropy`` with label smoothing: stock PyTorch's
+    fastest path (``transformers``' own ``LabelSmoother`` takes a log-softmax, a gather and a sum)."""
+    labels = batch.tgt_out.masked_fill(batch.tgt_out == -1, -100)
+    return smoothed_loss(marian_logits(model, batch), labels, label_smoothing)
+
+
 def smoothed_loss(logits, labels, label_smoothing: float):
-    """The one loss both models train on: mean label-smoothed cross-entropy over labels not -100."""
+    """Mean label-smoothed cross-entropy over labels not -100, through ``F.cross_entropy``."""
     import torch.nn.functional as F
 
     return F.cross_entropy(
@@ -249,6 +266,7 @@ class Contender:
     name: str
     model: Any
     logits: Any  # (model, Seq2SeqBatch) -> [B, T, V]
+    loss: Any = None  # (model, Seq2SeqBatch, label_smoothing) -> the mean training loss
     lr: float = 1e-3  # peak learning rate
     optimizer: Any = None
     rng: Any = None  # this model's dropout RNG state between its steps
@@ -277,13 +295,12 @@ def train_side_by_side(contenders: list[Contender], batches: StepBatches, args) 
             break
         c = min(live, key=lambda c: c.seconds)
         batch = batches(c.steps)
-        labels = batch.tgt_out.masked_fill(batch.tgt_out == -1, -100)
         torch.set_rng_state(c.rng)
         t0 = time.perf_counter()
         lr = lr_at(c.steps, c.lr, c.lr * 0.1, args.warmup_steps, None, c.seconds / args.seconds, 0.05)
         for group in c.optimizer.param_groups:
             group["lr"] = lr
-        loss = smoothed_loss(c.logits(c.model, batch), labels, args.label_smoothing)
+        loss = c.loss(c.model, batch, args.label_smoothing)
         c.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in c.optimizer.param_groups for p in g["params"]], 1.0)
@@ -515,8 +532,10 @@ def main(argv: list[str] | None = None) -> int:
     arlm_model = build_arlm(args.preset, tok.vocab_size, args.seed, args.label_smoothing)
     marian = build_marian(arlm_model.config, args.seed, args.marian_scale_embedding == "on")
     contenders = [
-        Contender("arlm", arlm_model, arlm_logits, lr=args.lr if args.lr_arlm is None else args.lr_arlm),
-        Contender("marian", marian, marian_logits, lr=args.lr if args.lr_marian is None else args.lr_marian),
+        Contender("arlm", arlm_model, arlm_logits, arlm_loss, lr=args.lr if args.lr_arlm is None else args.lr_arlm),
+        Contender(
+            "marian", marian, marian_logits, marian_loss, lr=args.lr if args.lr_marian is None else args.lr_marian
+        ),
     ]
     cfg = arlm_model.config
     batches = StepBatches(*data.ids["train"], args.max_tokens, args.seed, cfg.pad_id, cfg.bos_id, cfg.eos_id)

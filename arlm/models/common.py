@@ -4,9 +4,9 @@ head, and the language-model loss."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from arlm.errors import ConfigError
+from arlm.models.fastops import attention, cross_entropy
 
 VOCAB_MULTIPLE = 64
 
@@ -39,9 +39,9 @@ def recurrent_head(wte, hidden: int, tie: bool):
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy in nats over positions whose target is not -1.
 
-    Computed in float32 even under bf16 autocast (``cross_entropy`` is on autocast's fp32 list,
-    the explicit cast keeps it so when autocast is off and the logits are bf16)."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
+    Computed in float32 even under bf16 autocast: the logits are cast (``fastops.cross_entropy``
+    computes in its input's dtype)."""
+    return cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
 
 
 def check_positive(kind: str, **fields: float) -> None:
@@ -65,8 +65,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_
     T, S = q.size(-2), k.size(-2)
     n_past = S - T
     if n_past == 0:
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        return attention(q, k, v, dropout_p=dropout_p, is_causal=True)
     if T == 1:  # one new token sees everything before it
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        return attention(q, k, v, dropout_p=dropout_p)
     mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=n_past)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+    return attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)

@@ -1,7 +1,8 @@
 """The GPT decoder: a nanoGPT-style Transformer in one readable file.
 
 Pre-norm residual blocks (LayerNorm -> causal self-attention -> residual, LayerNorm -> MLP ->
-residual), attention through ``F.scaled_dot_product_attention`` so GPUs use the flash kernels,
+residual), attention through ``F.scaled_dot_product_attention`` so GPUs use the flash kernels
+(``arlm.models.fastops`` runs its math with faster dropout when training on a CPU),
 the token embedding tied to the output head, GPT-2's scaled initialisation (residual projections
 get std 0.02/sqrt(2*n_layer) so the residual stream's variance does not grow with depth), and
 learned or rotary positions. ``step`` keeps a KV cache: each new token costs one row of attention
@@ -25,6 +26,7 @@ from torch import nn
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
 from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab
+from arlm.models.fastops import Dropout
 
 POSITION_KINDS = ("learned", "rope")
 # activation name -> the ``approximate`` argument of nn.GELU
@@ -102,7 +104,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.c_proj.residual_projection = True  # scaled init, see GPT._init_weights
         self.dropout = cfg.dropout
-        self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.resid_dropout = Dropout(cfg.dropout)
 
     def forward(
         self,
@@ -131,7 +133,7 @@ class MLP(nn.Module):
         self.gelu = nn.GELU(approximate=ACTIVATIONS[cfg.activation])
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.c_proj.residual_projection = True
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
@@ -162,7 +164,7 @@ class GPT(LanguageModel):
         self.padded_vocab = padded_vocab(cfg.vocab_size, cfg.vocab_multiple)
         self.wte = nn.Embedding(self.padded_vocab, cfg.n_embd)
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions == "learned" else None
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.norm_eps, bias=cfg.bias)
         self.lm_head = nn.Linear(cfg.n_embd, self.padded_vocab, bias=False)

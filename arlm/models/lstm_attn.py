@@ -18,6 +18,7 @@ from torch import nn
 from arlm.errors import ConfigError
 from arlm.models.base import LanguageModel, ModelConfig
 from arlm.models.common import causal_attention, check_dropout, check_positive, lm_loss, padded_vocab, recurrent_head
+from arlm.models.fastops import Dropout
 from arlm.models.recurrent import run_rnn
 
 
@@ -66,7 +67,7 @@ class LSTMAttentionLM(LanguageModel):
         H = cfg.hidden_size
         self.padded_vocab = padded_vocab(cfg.vocab_size, cfg.vocab_multiple)
         self.wte = nn.Embedding(self.padded_vocab, cfg.n_embd)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.rnn = nn.LSTM(
             cfg.n_embd, H, num_layers=cfg.n_layer, batch_first=True, dropout=cfg.dropout if cfg.n_layer > 1 else 0.0
         )

@@ -17,6 +17,7 @@ from torch import nn
 
 from arlm.models.base import LanguageModel, ModelConfig
 from arlm.models.common import check_dropout, check_positive, lm_loss, padded_vocab, recurrent_head
+from arlm.models.fastops import Dropout
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class RecurrentLM(LanguageModel):
         cfg = config
         self.padded_vocab = padded_vocab(cfg.vocab_size, cfg.vocab_multiple)
         self.wte = nn.Embedding(self.padded_vocab, cfg.n_embd)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.rnn = self.rnn_class(
             cfg.n_embd,
             cfg.hidden_size,

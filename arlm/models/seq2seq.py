@@ -24,7 +24,8 @@ Kinds (``SEQ2SEQ_KINDS``, built by ``build_seq2seq("KIND[/PRESET]", vocab_size)`
 
 - ``transformer-seq2seq``: Transformer encoder and decoder (self-attention, causal
   self-attention, cross-attention to the encoder output), attention through
-  ``F.scaled_dot_product_attention`` with boolean padding masks, GPT-2's initialisation
+  ``F.scaled_dot_product_attention`` with boolean padding masks (``arlm.models.fastops``: its
+  math with faster dropout when training on a CPU), GPT-2's initialisation
   (everything at N(0, 0.02)), and the decoder embedding tied to the output head (and shared with
   the encoder when source and target use one id space). Two layer layouts (``norm``):
 
@@ -73,6 +74,7 @@ from arlm.models.common import (
     check_positive,
     padded_vocab,
 )
+from arlm.models.fastops import Dropout, attention, cross_entropy
 from arlm.models.recurrent import run_rnn
 
 SEQ2SEQ_KINDS: dict[str, str] = {
@@ -338,7 +340,7 @@ class Seq2SeqModel(nn.Module):
     def loss(self, logits: torch.Tensor, tgt_out: torch.Tensor, label_smoothing: float | None = None) -> torch.Tensor:
         """Mean label-smoothed cross-entropy (nats) over target positions that are not -1, in float32."""
         eps = self.config.label_smoothing if label_smoothing is None else label_smoothing
-        return F.cross_entropy(
+        return cross_entropy(
             logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1), ignore_index=-1, label_smoothing=eps
         )
 
@@ -358,7 +360,7 @@ class Seq2SeqModel(nn.Module):
     ) -> tuple[float, int]:
         """(summed negative log-likelihood in nats, number of target tokens) without smoothing."""
         logits, _ = self.forward(src, tgt_in, None, src_mask)
-        nll = F.cross_entropy(
+        nll = cross_entropy(
             logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1), ignore_index=-1, reduction="sum"
         )
         return float(nll.detach().double()), int((tgt_out != -1).sum())
@@ -433,7 +435,7 @@ class SelfAttention(nn.Module):
                 k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
             y = causal_attention(q, k, v, p)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+            y = attention(q, k, v, attn_mask=key_mask, dropout_p=p)
         return self.proj(_merge(y)), (k, v)
 
 
@@ -455,9 +457,7 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor], key_mask: torch.Tensor):
         q = _heads(self.q(x), self.n_head)
-        y = F.scaled_dot_product_attention(
-            q, kv[0], kv[1], attn_mask=key_mask, dropout_p=self.dropout if self.training else 0.0
-        )
+        y = attention(q, kv[0], kv[1], attn_mask=key_mask, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(_merge(y))
 
 
@@ -467,7 +467,7 @@ class FeedForward(nn.Module):
         self.fc = nn.Linear(cfg.d_model, cfg.d_ff, bias=cfg.bias)
         self.proj = nn.Linear(cfg.d_ff, cfg.d_model, bias=cfg.bias)
         self.proj.residual_projection = True
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.proj(F.gelu(self.fc(x))))
@@ -481,7 +481,7 @@ class EncoderLayer(nn.Module):
         self.attn = SelfAttention(cfg)
         self.ln_2 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
         self.ffn = FeedForward(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
         if self.post:
@@ -501,7 +501,7 @@ class DecoderLayer(nn.Module):
         self.cross_attn = CrossAttention(cfg)
         self.ln_3 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
         self.ffn = FeedForward(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x, cross_kv, key_mask, past=None):
         if self.post:
@@ -547,7 +547,7 @@ class TransformerSeq2Seq(Seq2SeqModel):
             self.register_buffer("src_pos_table", scale * sinusoid_table(cfg.max_source_len, d), persistent=False)
             self.register_buffer("tgt_pos_table", scale * sinusoid_table(cfg.block_size, d), persistent=False)
         self.embed_scale = math.sqrt(d) if cfg.norm == "post" else 1.0
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_encoder_layer))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_decoder_layer))
         # pre-norm's residual stream is normalised once at the end; post-norm layers end normalised
@@ -673,7 +673,7 @@ class LSTMAttnSeq2Seq(Seq2SeqModel):
         H, E = cfg.hidden_size, cfg.n_embd
         self.tgt_embed = nn.Embedding(self.padded_vocab, E)
         self.src_embed = self.tgt_embed if cfg.shares_embeddings else nn.Embedding(self.padded_src_vocab, E)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.encoder = nn.LSTM(
             E,
             H // 2,
