@@ -3,8 +3,8 @@ cross-entropy over the vocabulary, dropout, and attention with dropout.
 
 Each function here computes what its ``torch.nn.functional`` namesake computes, for the arguments
 it takes, and falls back to the namesake wherever the fast path does not apply (CUDA,
-``torch.compile``, no dropout, arguments outside the fast path's reach), so a model calls these and
-nothing else changes. Differences: dropout's probability is rounded as below, and its random masks
+``torch.compile`` for the loss, no dropout, arguments outside the fast path's reach), so a model
+calls these and nothing else changes. Differences: dropout's probability is rounded as below, and its random masks
 are other draws of the same generator.
 
 Why, measured on the 2-core CPU machine (``benchmarks/train_ops.py`` prints the table): in a
@@ -52,7 +52,7 @@ def disabled() -> Iterator[None]:
 
 
 def _fast(t: torch.Tensor) -> bool:
-    return _enabled and t.device.type == "cpu" and not torch.compiler.is_compiling()
+    return _enabled and t.device.type == "cpu"
 
 
 class _SmoothedCrossEntropy(torch.autograd.Function):
@@ -106,6 +106,7 @@ def cross_entropy(
     same value and gradient computed faster on a CPU."""
     fast = (
         _fast(logits)
+        and not torch.compiler.is_compiling()  # its chunked out= kernels are eager code
         and logits.dim() == 2
         and logits.dtype in (torch.float32, torch.float64)
         and target.dim() == 1
