@@ -31,11 +31,11 @@ One process, one run, both models side by side:
    default) over the non-padding targets, computed by arlm's model (``Seq2SeqModel.loss``,
    ``arlm.models.fastops.cross_entropy``) and from Marian's logits by ``F.cross_entropy`` (stock
    PyTorch's fastest path: MarianMTModel's own loss has no label smoothing, and ``transformers``'
-   ``LabelSmoother`` is slower). Likewise each model runs its own dropout and attention code: arlm's CPU fast paths
-   (``arlm.models.fastops``, ``benchmarks/train_ops.py`` times them op by op), Marian's
-   ``nn.functional`` ones. Steps of the two models alternate (the one with less training time so far
-   goes next), each with its own dropout RNG stream, so a load change on a shared machine hits
-   both; each stops when its own training time reaches ``--seconds``. The peak learning rate is
+   ``LabelSmoother`` is slower). Likewise each model runs its own dropout and attention code:
+   arlm's CPU fast paths (``arlm.models.fastops``, ``benchmarks/train_ops.py`` times them op by
+   op), Marian's ``nn.functional`` ones. Steps of the two models alternate (the one with less
+   training time so far goes next), each with its own dropout RNG stream, so a load change on a
+   shared machine hits both; each stops when its own training time reaches ``--seconds``. The peak learning rate is
    ``--lr`` for both, or each model's own (``--lr-arlm``, ``--lr-marian``). Training time counts the
    forward, backward and optimizer step; building the batches (shared) is not counted.
 4. Scores: the test split, beam 4, length penalty 1, at most ``ceil(1.5 x source tokens + 10)``

@@ -4,8 +4,8 @@ cross-entropy over the vocabulary, dropout, and attention with dropout.
 Each function here computes what its ``torch.nn.functional`` namesake computes, for the arguments
 it takes, and falls back to the namesake wherever the fast path does not apply (CUDA,
 ``torch.compile`` for the loss, no dropout, arguments outside the fast path's reach), so a model
-calls these and nothing else changes. Differences: dropout's probability is rounded as below, and its random masks
-are other draws of the same generator.
+calls these and nothing else changes. Differences: dropout's probability is rounded as below, and
+its random masks are other draws of the same generator.
 
 Why, measured on the 2-core CPU machine (``benchmarks/train_ops.py`` prints the table): in a
 training step of ``transformer-seq2seq/tiny`` (4,096-token batches, vocabulary 4,096) a quarter of
@@ -35,9 +35,7 @@ from torch import nn
 
 _CE_CHUNK_ROWS = 1024  # rows of logits per chunk: 1,024 x 4,096 float32 is 16 MiB
 _LANES = 65536  # 16-bit lanes of the dropout draw
-
-
-_enabled = True
+_enabled = True  # off inside disabled()
 
 
 @contextmanager
